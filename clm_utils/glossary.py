@@ -1,0 +1,50 @@
+"""English and Chinese names for every concept shown in a report (THEORY.md terms).
+
+``TERMS`` maps a key to ``(english, chinese)``.  Use :func:`term` for one language and
+:func:`both` for "English 中文" labels in tables and markdown.  Plots use English only: the
+machines that render reports have no CJK font for matplotlib.
+"""
+
+from __future__ import annotations
+
+from clm_utils.errors import ParameterError
+
+TERMS: dict[str, tuple[str, str]] = {
+    # --- foundation: data and customer base ---
+    "customer": ("customer", "客户"),
+    "transaction": ("transaction", "交易"),
+    "data_quality": ("data quality", "数据质量"),
+    "customer_base": ("customer base", "客户群"),
+    "cohort": ("acquisition cohort", "获客批次"),
+    "retention": ("retention", "留存"),
+    "revenue": ("revenue", "收入"),
+    "repeat_purchase": ("repeat purchase", "重复购买"),
+    "inter_purchase_time": ("inter-purchase time", "购买间隔"),
+    "customer_value": ("customer value", "客户价值"),
+    "current_value": ("current value", "当前价值"),
+    "potential_value": ("potential value", "潜在价值"),
+    "lifecycle": ("customer relationship lifecycle", "客户关系生命周期"),
+    "clv": ("customer lifetime value", "客户生命周期价值"),
+    "segmentation": ("customer segmentation", "客户细分"),
+    # --- segmentation (rfm, cluster) ---
+    # --- clv ---
+    # --- lifecycle and survival ---
+}
+
+
+def term(key: str, lang: str = "en") -> str:
+    """The name of ``key`` in ``lang`` (``en`` or ``zh``); unknown keys come back as given."""
+    if lang not in ("en", "zh"):
+        raise ParameterError(f"{lang!r} is not a supported language", parameter="lang", hint="use en or zh")
+    if key not in TERMS:
+        return key
+    en, zh = TERMS[key]
+    return en if lang == "en" else zh
+
+
+def both(key: str) -> str:
+    """``"English 中文"`` for tables and markdown."""
+    if key not in TERMS:
+        return key
+    en, zh = TERMS[key]
+    return f"{en} {zh}"
