@@ -29,6 +29,29 @@ TERMS: dict[str, tuple[str, str]] = {
     # --- segmentation (rfm, cluster) ---
     # --- clv ---
     # --- lifecycle and survival ---
+    "stage": ("lifecycle stage", "生命周期阶段"),
+    "exploration": ("exploration", "考察期"),
+    "formation": ("formation", "形成期"),
+    "stability": ("stability", "稳定期"),
+    "decline": ("decline", "退化期"),
+    "terminated": ("terminated", "终止"),
+    "stage_transition": ("stage transition", "阶段迁移"),
+    "stage_value_grid": ("stage x value grid", "生命周期-价值矩阵"),
+    "lifecycle_curve": ("aggregate lifecycle curve", "生命周期曲线"),
+    "churn": ("churn", "流失"),
+    "inactivity_window": ("inactivity window", "沉默期阈值"),
+    "censoring": ("right-censoring", "右删失"),
+    "survival_function": ("survival function", "生存函数"),
+    "kaplan_meier": ("Kaplan-Meier estimate", "Kaplan-Meier 估计"),
+    "median_lifetime": ("median relationship length", "关系中位时长"),
+    "log_rank": ("log-rank test", "对数秩检验"),
+    "hazard": ("hazard (churn risk)", "风险率"),
+    "hazard_ratio": ("hazard ratio", "风险比"),
+    "cox_model": ("Cox proportional-hazards model", "Cox 比例风险模型"),
+    "concordance": ("concordance (C-index)", "一致性指数"),
+    "proportional_hazards": ("proportional-hazards assumption", "比例风险假设"),
+    "retention_rate": ("retention rate", "留存率"),
+    "derl": ("discounted expected residual lifetime", "折现预期剩余寿命"),
 }
 
 

@@ -1,0 +1,278 @@
+"""BG/NBD (Fader, Hardie & Lee 2005) and MBG/NBD (Batislam, Denizel & Filiztekin 2007).
+
+Both models: while alive a customer buys as a Poisson process with rate ``lambda ~ Gamma(r,
+alpha)``; after each repeat purchase (BG/NBD) -- or after each purchase *including the first*
+(MBG/NBD) -- the customer drops out with probability ``p ~ Beta(a, b)``.
+
+Summary contract: ``frequency`` (repeat purchase days), ``recency`` and ``T`` (same time unit).
+
+Log-likelihood of one customer, with ``m = 0`` (BG/NBD) or ``m = 1`` (MBG/NBD)::
+
+    log L = lnG(r+x) - lnG(r) + r ln(alpha) + lnB(a, b+x+m) - lnB(a, b) - (r+x) ln(alpha+T)
+            + log(1 + 1[x>0 or m=1] * a/(b+x-1+m) * ((alpha+T)/(alpha+t_x))^(r+x))
+
+(FHL 2005 eq. 6; Batislam et al. 2007 eq. 3), evaluated with log-sum-exp.  The gradient is
+analytic (digamma functions).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import integrate, special, stats
+
+from clm_utils.clv._base import (
+    BaseFitter,
+    aligned,
+    broadcast_t,
+    compress_rows,
+    log1pexp,
+    resolve_weights,
+    rfm_arrays,
+    sigmoid,
+    time_array,
+)
+from clm_utils.errors import ModelError
+
+
+class BetaGeo(BaseFitter):
+    """BG/NBD model (beta-geometric / negative binomial distribution).
+
+    Examples
+    --------
+    >>> m = BetaGeo().fit(summary)            # doctest: +SKIP
+    >>> m.params_                              # r, alpha, a, b
+    >>> m.conditional_probability_alive(summary)
+    """
+
+    _param_names = ("r", "alpha", "a", "b")
+    _model_name = "BG/NBD"
+    _m = 0  # 1 for MBG/NBD
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, summary: pd.DataFrame, weights: Any = None) -> BetaGeo:
+        """Fit by maximum likelihood.
+
+        Parameters
+        ----------
+        summary
+            Customer summary with ``frequency``, ``recency``, ``T``.
+        weights
+            Optional: a column name or an array of customer counts per row.
+
+        Raises
+        ------
+        DataError
+            Invalid summary (see :func:`clm_utils.clv._base.rfm_arrays`).
+        ModelError
+            Nobody made a repeat purchase, or the data cannot identify the parameters.
+        """
+        x, tx, T = rfm_arrays(summary)
+        w = resolve_weights(summary, weights)
+        wsum = len(x) if w is None else float(w.sum())
+        if wsum <= 0:
+            raise ModelError(f"{self._model_name}: the total weight is zero")
+        if np.all(x == 0) or (w is not None and float(np.dot(w, x > 0)) == 0):
+            raise ModelError(
+                f"{self._model_name}: nobody made a repeat purchase, so purchase rates and dropout "
+                "cannot be identified",
+                hint="use a longer calibration period or data with repeat customers",
+            )
+        if len(x) < 3 and w is None:
+            raise ModelError(
+                f"{self._model_name}: {len(x)} customer(s) cannot identify a 4-parameter model",
+                hint="fit on the whole customer base",
+            )
+        (ux, utx, uT), uw, _ = compress_rows([x, tx, T], w)
+        keep = uw > 0
+        data = self._make_data(ux[keep], utx[keep], uT[keep], uw[keep])
+        self._fit_ml(data)
+        return self
+
+    def _make_data(self, x: np.ndarray, tx: np.ndarray, T: np.ndarray, w: np.ndarray) -> dict[str, np.ndarray]:
+        # rows without repeat purchases first: for BG/NBD their likelihood has no second term
+        order = np.argsort(x > 0, kind="stable")
+        x, tx, T, w = x[order], tx[order], T[order], w[order]
+        n0 = int(np.count_nonzero(x == 0)) if self._m == 0 else 0
+        xu, xinv = np.unique(x, return_inverse=True)
+        return {"x": x, "tx": tx, "T": T, "w": w, "xu": xu, "xinv": xinv, "n0": np.array(n0),
+                "xr": x[n0:], "txr": tx[n0:], "Tr": T[n0:]}
+
+    def _start(self, data: dict[str, np.ndarray]) -> np.ndarray:
+        w = data["w"]
+        mean_T = float(np.sum(w * data["T"]) / w.sum())
+        mean_x = float(np.sum(w * data["x"]) / w.sum())
+        alpha0 = max(mean_T / (mean_x + 1.0), 1e-3)
+        return np.log([1.0, alpha0, 1.0, 3.0])
+
+    def _loglik_rows(self, logp: np.ndarray, data: dict[str, np.ndarray], need_grad: bool) -> tuple[
+        np.ndarray, np.ndarray | None
+    ]:
+        r, alpha, a, b = np.exp(logp)
+        m = self._m
+        x, T, xu, xinv = data["x"], data["T"], data["xu"], data["xinv"]
+        n0 = int(data["n0"])
+        xr, txr, Tr = data["xr"], data["txr"], data["Tr"]
+        # terms that depend on x only are evaluated on the unique x values
+        gl = special.gammaln(r + xu) + special.gammaln(b + xu + m) - special.gammaln(a + b + xu + m)
+        const = -special.gammaln(r) + r * np.log(alpha) - special.gammaln(b) + special.gammaln(a + b)
+        laT = np.log(alpha + T)
+        rx = r + x
+        ll = (gl + const)[xinv] - rx * laT
+        # second term (possible dropout after the last purchase): repeat buyers (BG) or everybody (MBG)
+        laTr = laT[n0:]
+        dlog = laTr - np.log(alpha + txr)
+        rxr = rx[n0:]
+        den = b + xr - 1 + m
+        u = np.log(a) - np.log(den) + rxr * dlog
+        e = np.exp(-np.abs(u))
+        ll[n0:] += np.maximum(u, 0.0) + np.log1p(e)
+        if not need_grad:
+            return ll, None
+        s = np.where(u >= 0, 1.0, e) / (1.0 + e)  # sigmoid(u)
+        psi_x = special.digamma(r + xu)
+        psi_abx = special.digamma(a + b + xu + m)
+        psi_bx = special.digamma(b + xu + m)
+        dab = special.digamma(a + b)
+        g = np.empty((x.size, 4))
+        g[:, 0] = (psi_x - special.digamma(r) + np.log(alpha))[xinv] - laT
+        g[:, 1] = r / alpha - rx / (alpha + T)
+        g[:, 2] = (dab - psi_abx)[xinv]
+        g[:, 3] = (psi_bx - psi_abx - special.digamma(b) + dab)[xinv]
+        g[n0:, 0] += s * dlog
+        g[n0:, 1] += s * rxr * (1.0 / (alpha + Tr) - 1.0 / (alpha + txr))
+        g[n0:, 2] += s / a
+        g[n0:, 3] -= s / den
+        g *= np.array([r, alpha, a, b])
+        return ll, g
+
+    # ------------------------------------------------------------------ predictions (arrays)
+    def _palive(self, x: np.ndarray, tx: np.ndarray, T: np.ndarray) -> np.ndarray:
+        r, alpha, a, b = self._p()
+        m = self._m
+        mask = (x > 0) if m == 0 else np.ones(np.shape(x), bool)
+        den = np.where(mask, b + x - 1 + m, 1.0)
+        with np.errstate(divide="ignore", over="ignore"):
+            u = np.log(a) - np.log(den) + (r + x) * (np.log(alpha + T) - np.log(alpha + tx))
+        return np.where(mask, sigmoid(-u), 1.0)
+
+    def _exp_alive(self, t: np.ndarray, x: np.ndarray, T: np.ndarray) -> np.ndarray:
+        """E[purchases in (T, T+t] | alive at T], posterior lambda~G(r+x, alpha+T), p~Beta(a, b+x+m-?)."""
+        r, alpha, a, b = self._p()
+        m = self._m
+        # posterior of p given alive: Beta(a, b + x + m)  (BG: b+x, MBG: b+x+1)
+        bb = b + x + m
+        c = a + bb - 1.0
+        k = r + x
+        zz = t / (alpha + T + t)
+        with np.errstate(all="ignore"):
+            hyp = special.hyp2f1(k, bb, c, zz)
+            out = (c / (a - 1.0)) * (1.0 - np.exp(k * np.log1p(-zz)) * hyp)
+        bad = ~np.isfinite(out) | (out < 0) | (np.abs(a - 1.0) < 1e-6) | (c <= 0)
+        bad &= t > 0
+        if np.any(bad):
+            idx = np.flatnonzero(np.broadcast_to(bad, out.shape))
+            out = np.array(out, dtype=float)
+            tb, kb, bbb, Tb = (np.broadcast_to(v, out.shape).ravel()[idx] for v in (t, k, bb, T))
+            for j, (ti, ki, bi, Ti) in enumerate(zip(tb, kb, bbb, Tb, strict=True)):
+                y = ti / (alpha + Ti)
+
+                def f(p: float, ki: float = ki, y: float = y, bi: float = bi) -> float:
+                    val = -np.expm1(-ki * np.log1p(p * y)) / p if p > 0 else ki * y
+                    return val * stats.beta.pdf(p, a, bi)
+
+                out.flat[idx[j]] = integrate.quad(f, 0, 1, limit=200)[0]
+        return np.where(t > 0, out, 0.0)
+
+    def _cond_exp(self, t: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray) -> np.ndarray:
+        return self._palive(x, tx, T) * self._exp_alive(t, x, T)
+
+    # ------------------------------------------------------------------ predictions (API)
+    def conditional_probability_alive(self, summary: pd.DataFrame) -> pd.Series:
+        """P(alive at T | frequency, recency, T) for each customer (FHL 2005 eq. 11 / Batislam eq. 5)."""
+        self._check_fitted()
+        x, tx, T = rfm_arrays(summary)
+        return aligned(self._palive(x, tx, T), summary, "p_alive")
+
+    def conditional_expected_number_of_purchases_up_to_time(self, t: Any, summary: pd.DataFrame) -> pd.Series:
+        """Expected purchases in the next ``t`` time units for each existing customer (FHL 2005 eq. 10).
+
+        ``t`` is a scalar or an array/Series aligned with ``summary`` (e.g. ``duration_holdout``).
+        """
+        self._check_fitted()
+        x, tx, T = rfm_arrays(summary)
+        tt = broadcast_t(t, len(x))
+        return aligned(self._cond_exp(tt, x, tx, T), summary, "expected_purchases")
+
+    def expected_number_of_purchases_up_to_time(self, t: Any) -> np.ndarray | float:
+        """E[X(t)] for a new customer, t time units after the first purchase (FHL 2005 eq. 9)."""
+        self._check_fitted()
+        tt = time_array(t)
+        z = np.zeros_like(tt)
+        out = self._cond_exp(tt, z, z, z)
+        return float(out) if np.ndim(out) == 0 else out
+
+    def probability_of_n_purchases_up_to_time(self, t: Any, n: Any) -> np.ndarray | float:
+        """P(X(t) = n) for a new customer (FHL 2005 eq. 8; MBG analogue); broadcasts ``t`` and ``n``."""
+        self._check_fitted()
+        r, alpha, a, b = self._p()
+        m = self._m
+        tt = time_array(t)
+        nn = np.asarray(n, dtype=float)
+        if np.any(nn < 0) or np.any(nn != np.round(nn)):
+            from clm_utils.errors import ParameterError
+
+            raise ParameterError("n must be a non-negative integer", parameter="n")
+        pr = alpha / (alpha + tt)
+        lbab = special.betaln(a, b)
+        stay = np.exp(special.betaln(a, b + nn + m) - lbab)
+        with np.errstate(all="ignore"):
+            drop = np.exp(special.betaln(a + 1, b + nn - 1 + m) - lbab)
+            pmf = stats.nbinom.pmf(nn, r, pr)
+            sf = np.where(nn > 0, stats.nbinom.sf(nn - 1, r, pr), 1.0)
+        if m == 0:
+            out = stay * pmf + np.where(nn > 0, drop * sf, 0.0)
+        else:
+            out = stay * pmf + drop * sf
+        out = np.where(tt == 0, (nn == 0).astype(float) * (1.0 if m == 0 else 1.0), out)
+        return float(out) if np.ndim(out) == 0 else out
+
+    def survival_function(self, t: Any) -> np.ndarray | float:
+        """Share of a cohort still alive ``t`` time units after the first purchase.
+
+        Derivation: given (lambda, p), a BG/NBD customer is alive at age t iff none of the N(t)
+        repeat purchases was followed by dropout, so P(alive | lambda, p) = E[(1-p)^N(t)] =
+        exp(-lambda p t).  Averaging over lambda ~ Gamma(r, alpha) gives (alpha/(alpha+p t))^r and
+        over p ~ Beta(a, b) (Euler's integral) ``S(t) = 2F1(r, a; a+b; -t/alpha)``.  For MBG/NBD the
+        extra dropout at time 0 multiplies by (1-p): ``S(t) = b/(a+b) 2F1(r, a; a+b+1; -t/alpha)``.
+        """
+        self._check_fitted()
+        r, alpha, a, b = self._p()
+        tt = time_array(t)
+        if self._m == 0:
+            out = special.hyp2f1(r, a, a + b, -tt / alpha)
+        else:
+            out = b / (a + b) * special.hyp2f1(r, a, a + b + 1, -tt / alpha)
+        return float(out) if np.ndim(out) == 0 else out
+
+    def expected_frequency_distribution(self, summary: pd.DataFrame, max_frequency: int = 7) -> pd.Series:
+        """Expected number of customers with 0..max_frequency-1 and >= max_frequency repeat purchases in (0, T]."""
+        self._check_fitted()
+        _, _, T = rfm_arrays(summary)
+        Tu, counts = np.unique(T, return_counts=True)
+        ks = np.arange(max_frequency)
+        P = np.asarray(self.probability_of_n_purchases_up_to_time(Tu[:, None], ks[None, :]))
+        exp = counts @ P
+        out = np.append(exp, len(T) - exp.sum())
+        idx = [str(k) for k in ks] + [f"{max_frequency}+"]
+        return pd.Series(out, index=idx, name="expected")
+
+
+class ModifiedBetaGeo(BetaGeo):
+    """MBG/NBD model (Batislam, Denizel & Filiztekin 2007): dropout is possible right after the first
+    purchase too, so a customer with no repeat purchase is not certainly alive."""
+
+    _model_name = "MBG/NBD"
+    _m = 1

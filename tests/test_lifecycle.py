@@ -1,0 +1,218 @@
+"""Tests of clm_utils.lifecycle: archetypes get the obvious stage, and the tables add up."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from clm_utils.errors import DataError, ParameterError
+from clm_utils.lifecycle import (
+    STAGES,
+    assign_stages,
+    evaluate_lifecycle_claims,
+    lifecycle_curves,
+    plot_lifecycle_curves,
+    plot_stage_sensitivity,
+    plot_stage_value_grid,
+    stage_sensitivity,
+    stage_shares,
+    stage_transitions,
+    stage_value_grid,
+)
+
+AS_OF = pd.Timestamp("2021-01-01")
+
+
+def _customer(cid: str, day_offsets, amounts=None) -> pd.DataFrame:
+    """Purchases of one customer at the given offsets (days before AS_OF, negative = past)."""
+    offs = np.asarray(day_offsets, dtype=int)
+    amt = np.full(offs.size, 50.0) if amounts is None else np.asarray(amounts, dtype=float)
+    return pd.DataFrame({"customer_id": cid, "date": AS_OF + pd.to_timedelta(offs, unit="D"), "amount": amt})
+
+
+@pytest.fixture(scope="module")
+def archetypes() -> pd.DataFrame:
+    parts = [
+        # a single recent purchase
+        _customer("explore", [-7]),
+        # sparse for a year and more, then weekly in the last three months: a rising rate
+        _customer("formation", [-500, -400, -300, -200, -100] + list(range(-84, 0, 7))),
+        # every four weeks for two years, last purchase 10 days ago: a long steady rhythm
+        _customer("stability", list(range(-738, -9, 28))),
+        # weekly for a year, then a single purchase in the last three months
+        _customer("decline", list(range(-500, -99, 7)) + [-20]),
+        # same weekly rhythm throughout, but the basket collapses to a tenth recently
+        _customer("decline_spend", list(range(-500, 0, 7)),
+                  [100.0 if d <= -91 else 10.0 for d in range(-500, 0, 7)]),
+        # every two weeks for 200 days, then silent for 300 days: far beyond its own rhythm
+        _customer("terminated", list(range(-500, -299, 14))),
+    ]
+    return pd.concat(parts, ignore_index=True).sort_values(["customer_id", "date"], ignore_index=True)
+
+
+def test_archetypes_get_the_obvious_stage(archetypes):
+    st = assign_stages(archetypes, AS_OF, recent_window=91)
+    expected = {"explore": "exploration", "formation": "formation", "stability": "stability",
+                "decline": "decline", "decline_spend": "decline", "terminated": "terminated"}
+    got = st["stage"].astype(str).to_dict()
+    assert got == expected, st[["stage", "rule", "silence", "rate_ratio", "spend_ratio"]]
+    assert st.loc["formation", "rule"] == "rising"  # not merely young
+    assert st.loc["decline_spend", "rule"] == "spend drop"
+    assert st.loc["stability", "rate_ratio"] == pytest.approx(1.0, abs=0.25)
+
+
+def test_archetypes_with_default_window(archetypes):
+    st = assign_stages(archetypes, AS_OF)  # data-driven window
+    assert st.loc["explore", "stage"] == "exploration"
+    assert st.loc["terminated", "stage"] == "terminated"
+    assert st.loc["stability", "stage"] == "stability"
+
+
+def test_p_alive_overrides_silence_for_repeaters(archetypes):
+    pa = pd.Series({"stability": 0.05, "formation": 0.3, "explore": 0.01, "terminated": 0.99})
+    st = assign_stages(archetypes, AS_OF, p_alive=pa, recent_window=91)
+    assert st.loc["stability", "stage"] == "terminated" and st.loc["stability", "rule"] == "p_alive"
+    assert st.loc["formation", "stage"] == "decline"
+    assert st.loc["explore", "stage"] == "exploration"  # one-time buyer: P(alive) not used
+    assert st.loc["terminated", "stage"] != "terminated"  # a confident model wins over silence
+    with pytest.raises(DataError):
+        assign_stages(archetypes, AS_OF, p_alive=pd.Series({"stability": 1.5}))
+
+
+def test_exactly_one_stage_and_shares(archetypes):
+    st = assign_stages(archetypes, AS_OF, recent_window=91)
+    assert st.index.is_unique and st["stage"].notna().all()
+    assert set(st["stage"].astype(str)) <= set(STAGES)
+    sh = stage_shares(st)
+    assert list(sh.index) == list(STAGES) and sh.sum() == pytest.approx(1.0)
+
+
+def test_decline_can_follow_any_stage():
+    """Customers silent for 2-3 own intervals are in decline whatever their history."""
+    parts = [
+        _customer("young", [-60]),  # one purchase, pooled rhythm 30 days -> silence 2
+        _customer("young2", [-90, -60]),
+        _customer("old", list(range(-900, -59, 30))),
+    ]
+    tx = pd.concat(parts, ignore_index=True)
+    st = assign_stages(tx, AS_OF, prior_rhythm=30, recent_window=91)
+    assert (st["stage"] == "decline").all(), st[["stage", "silence"]]
+
+
+def test_parameters_are_validated(archetypes):
+    with pytest.raises(ParameterError):
+        assign_stages(archetypes, AS_OF, decline_ratio=1.5)
+    with pytest.raises(ParameterError):
+        assign_stages(archetypes, AS_OF, decline_multiple=5, terminated_multiple=3)
+    with pytest.raises(TypeError):
+        assign_stages(archetypes, AS_OF, no_such_threshold=1)
+    with pytest.raises(DataError):
+        assign_stages(archetypes, "2000-01-01")
+
+
+def test_cdnow_every_customer_one_stage(cdnow_master):
+    st = assign_stages(cdnow_master)
+    assert len(st) == 23570 and st["stage"].notna().all()
+    # the monotone effect of the main threshold: a stricter silence rule terminates fewer
+    sens = stage_sensitivity(cdnow_master, None, grid={"terminated_multiple": [2.0, 3.0, 5.0]})
+    assert sens["terminated"].is_monotonic_decreasing
+    np.testing.assert_allclose(sens[list(STAGES)].sum(axis=1), 1.0)
+    plot_stage_sensitivity(sens)
+
+
+def test_stage_value_grid_adds_up(archetypes):
+    st = assign_stages(archetypes, AS_OF, recent_window=91)
+    rev = archetypes.groupby("customer_id")["amount"].sum()
+    tiers = pd.Series(np.where(rev > rev.median(), "gold", "tin"), index=rev.index)
+    grid = stage_value_grid(st, tiers, rev, clv=rev * 2)
+    assert len(grid) == len(STAGES) * 2
+    assert grid["customers"].sum() == len(st)
+    assert grid["revenue_share"].sum() == pytest.approx(1.0) and grid["clv_share"].sum() == pytest.approx(1.0)
+    assert set(grid.xs("gold", level="tier")["tier_level"]) == {"high"}
+    assert set(grid.xs("tin", level="tier")["tier_level"]) == {"low"}
+    assert grid.loc[("decline", "gold"), "strategy"].startswith("find out why")
+    plot_stage_value_grid(grid)
+
+
+def test_transitions_and_markov_projection(archetypes):
+    tr = stage_transitions(archetypes, AS_OF - pd.Timedelta(days=120), AS_OF, recent_window=91)
+    assert tr.counts.to_numpy().sum() == archetypes["customer_id"].nunique()
+    rows = tr.counts.sum(axis=1) > 0
+    np.testing.assert_allclose(tr.probabilities[rows].sum(axis=1), 1.0)
+    proj = tr.project(3)
+    np.testing.assert_allclose(proj.sum(axis=1), 1.0)
+    # one projection step is the mix times the matrix (closed form)
+    P = tr.probabilities.loc[list(STAGES), list(STAGES)].to_numpy()
+    m0 = proj.iloc[0].to_numpy()
+    empty = tr.counts.loc[list(STAGES)].sum(axis=1).to_numpy() == 0
+    P = P.copy()
+    P[empty] = np.eye(len(STAGES))[empty]
+    np.testing.assert_allclose(proj.iloc[1].to_numpy(), m0 @ P)
+    tr.plot_heatmap()
+    tr.plot_flow()
+    with pytest.raises(ParameterError):
+        stage_transitions(archetypes, AS_OF, AS_OF - pd.Timedelta(days=1))
+
+
+def _hump_transactions(n: int = 120) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """n identical-shaped customers: orders per month and price per order by age."""
+    orders = np.array([1, 2, 4, 4, 3, 2, 1, 1])
+    price = np.array([10.0, 20, 40, 60, 70, 70, 70, 70])
+    start = pd.Timestamp("2019-01-01")
+    plen = 365.25 / 12
+    rows = []
+    for c in range(n):
+        first = start + pd.Timedelta(days=c % 5)
+        for a, (k, p) in enumerate(zip(orders, price)):
+            for j in range(k):
+                day = int(np.ceil(a * plen)) + 2 * j + (1 if a > 0 else 0) * 0
+                rows.append((f"c{c:03d}", first + pd.Timedelta(days=day), p))
+    tx = pd.DataFrame(rows, columns=["customer_id", "date", "amount"])
+    return tx, orders.astype(float), orders * price
+
+
+def test_lifecycle_curves_recover_known_shape_and_claims():
+    tx, vol, rev = _hump_transactions()
+    c = lifecycle_curves(tx, as_of="2020-06-30", period="M", basis="acquired", n_boot=50, min_customers=10)
+    t = c.table
+    np.testing.assert_allclose(t["volume"].to_numpy()[: len(vol)], vol)
+    np.testing.assert_allclose(t["profit"].to_numpy()[: len(rev)], rev)
+    c = lifecycle_curves(tx, as_of="2020-06-30", period="M", basis="retained", n_boot=50, min_customers=10)
+    t = c.table
+    assert len(t) == len(vol)  # ages after the last purchase have no retained customers
+    np.testing.assert_allclose(t["volume"], vol)
+    claims = evaluate_lifecycle_claims(c)
+    # by construction: volume peaks at age 2 (first maximum), profit (revenue) at age 3
+    assert claims.loc["1. slow rise, rapid growth, plateau, then fall", "verdict"] == "supported"
+    assert claims.loc["3. volume peaks before profit", "verdict"] == "supported"
+    assert claims.loc["3. volume peaks before profit", "estimate"] == np.argmax(rev) - np.argmax(vol) == 1
+    g_p = (rev[2] - rev[0]) / rev.mean()
+    g_v = (vol[2] - vol[0]) / vol.mean()
+    assert claims.loc["2. in formation, profit grows faster than volume", "estimate"] == pytest.approx(g_p - g_v)
+    assert claims.loc["2. in formation, profit grows faster than volume", "verdict"] == (
+        "supported" if g_p > g_v else "not supported")
+    g_p4 = (rev[-1] - rev[2]) / rev.mean()
+    g_v4 = (vol[-1] - vol[2]) / vol.mean()
+    assert claims.loc["4. in decline, profit falls more slowly than volume", "estimate"] == pytest.approx(g_p4 - g_v4)
+    assert set(claims["verdict"]) <= {"supported", "not supported", "inconclusive"}
+    plot_lifecycle_curves(c)
+
+
+def test_lifecycle_curves_margin_and_costs():
+    tx, vol, rev = _hump_transactions(40)
+    c = lifecycle_curves(tx, as_of="2020-06-30", basis="acquired", margin=0.3, cost_per_order=1.0,
+                         acquisition_cost=5.0, n_boot=20, min_customers=10)
+    expected = 0.3 * rev - vol
+    expected[0] -= 5.0
+    np.testing.assert_allclose(c.table["profit"].to_numpy()[: len(rev)], expected)
+    with pytest.raises(ParameterError):
+        lifecycle_curves(tx, period="D")
+
+
+def test_cdnow_claims_are_not_forced(cdnow_master):
+    c = lifecycle_curves(cdnow_master, n_boot=50)
+    claims = evaluate_lifecycle_claims(c)
+    assert len(claims) == 4 and set(claims["verdict"]) <= {"supported", "not supported", "inconclusive"}
+    # CDNOW volume is highest in the acquisition month: the hump of claim 1 is not there
+    assert claims.iloc[0]["verdict"] == "not supported"

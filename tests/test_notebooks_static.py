@@ -1,0 +1,63 @@
+"""Checks on the committed notebooks that need no kernel: structure, parameters, clean outputs."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+
+import nbformat
+import papermill as pm
+import pytest
+
+from clm_utils import config
+
+COMMON = ["data_path", "columns", "date_format", "observation_end", "calibration_end", "time_unit", "currency",
+          "lang", "seed", "output_dir"]
+NOTEBOOKS = sorted(config.NOTEBOOKS_DIR.glob("*.ipynb"))
+
+
+def test_every_suite_notebook_exists():
+    assert [p.stem for p in NOTEBOOKS] == list(config.NOTEBOOKS)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_structure(path):
+    nb = nbformat.read(path, as_version=4)
+    assert re.fullmatch(r"\d\d_[a-z_]+", path.stem)
+    assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
+    assert re.search(r"[\u4e00-\u9fff]", nb.cells[0].source), "the opening cell names the theory in Chinese too"
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1 and tagged[0] is nb.cells[1]
+    names = re.findall(r"^([A-Za-z_]\w*)\s*=", tagged[0].source, flags=re.M)
+    assert names[: len(COMMON)] == COMMON
+    checked = [c for c in nb.cells if c.cell_type == "code" and c.source.startswith("# NBVAL_CHECK_OUTPUT")]
+    assert checked, "key results are printed in nbval-checked cells"
+    assert any("what this means for the business" in c.source.lower() or "what this means" in c.source.lower()
+               for c in nb.cells if c.cell_type == "markdown")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_papermill_reads_every_parameter(path, caplog):
+    with caplog.at_level(logging.WARNING, logger="papermill"):
+        params = pm.inspect_notebook(str(path))
+    assert not [r for r in caplog.records if "Unable to parse" in r.getMessage()]
+    assert set(COMMON) <= set(params)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_committed_outputs_are_clean(path):
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(c.execution_count is not None for c in code), "committed executed, top to bottom"
+    counts = [c.execution_count for c in code]
+    assert counts == sorted(counts)
+    text = json.dumps(nb)
+    assert not re.search(r"/tmp/|/root/|/home/\w", text), "no machine paths"
+    assert "papermill" not in nb.metadata
+    for cell in code:
+        assert "execution" not in cell.metadata
+        for out in cell.outputs:
+            assert out.output_type != "error"
+            plain = out.get("text", "") if out.output_type == "stream" else out.get("data", {}).get("text/plain", "")
+            assert not re.search(r"0x[0-9a-f]{8,}", plain), f"memory address in {path.name}"

@@ -1,0 +1,169 @@
+"""The report pipeline end to end: `clm run` / `clm validate` as a user runs them."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from clm_utils import cli, config, report
+from clm_utils.report import external_resources
+
+
+def clm(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "clm_utils.cli", *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=1800)
+
+
+def tree_digest(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="session")
+def user_file(tmp_path_factory, cdnow_sample) -> Path:
+    """The CDNOW sample as another shop would export it: own column names, day-first dates, no quantity."""
+    path = tmp_path_factory.mktemp("user") / "shop export.csv"
+    out = cdnow_sample.rename(columns={"customer_id": "Client", "date": "Order Date", "amount": "Total"})
+    out["Order Date"] = out["Order Date"].dt.strftime("%d/%m/%Y")
+    out[["Client", "Order Date", "Total"]].to_csv(path, sep=";", index=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def full_run(tmp_path_factory, user_file) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    out = tmp_path_factory.mktemp("reports")
+    proc = clm("run", "--data", str(user_file), "--columns", "customer_id=Client,date=Order Date,amount=Total",
+               "--as-of", "1998-06-30", "--output", str(out), "--run-name", "shop", "--param", "n_bootstrap=20")
+    return out, proc
+
+
+def test_full_run_on_a_users_file_renders_every_report(full_run, user_file):
+    out, proc = full_run
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_dir = out / "shop"
+    index = (out / "index.html").read_text(encoding="utf-8")
+    meta = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    assert [r["notebook"] for r in meta["reports"]] == list(config.NOTEBOOKS)
+    for name in config.NOTEBOOKS:
+        page = (run_dir / f"{name}.html").read_text(encoding="utf-8")
+        assert external_resources(page) == [], name
+        assert "hl-ipython3" not in page, "code is hidden by default"
+        assert f'shop/{name}.html' in index
+    assert meta["data"]["sha256"] == hashlib.sha256(user_file.read_bytes()).hexdigest()
+    assert meta["data"]["customers"] == 2_357 and meta["data"]["rows_read"] == 6_919
+    assert meta["data"]["sha256"] in index and "pandas" in index
+
+
+def test_bad_data_exits_2_with_one_line_and_keeps_the_previous_report(full_run, tmp_path):
+    out, proc = full_run
+    assert proc.returncode == 0
+    before = tree_digest(out)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("customer_id,date,amount\nA,2024-01-01,12\nB,2024-01-02,twelve\n", encoding="utf-8")
+    failed = clm("run", "--data", str(bad), "--output", str(out), "--run-name", "shop")
+    assert failed.returncode == 2
+    lines = failed.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in failed.stderr
+    assert "bad.csv" in lines[0] and "column 'amount'" in lines[0] and "row 3" in lines[0] and "fix:" in lines[0]
+    assert tree_digest(out) == before
+
+
+def test_user_error_inside_a_notebook_is_one_line_and_keeps_previous(full_run):
+    out, _ = full_run
+    before = tree_digest(out)
+    failed = clm("run", "--notebooks", "00", "--param", "period=fortnight", "--output", str(out), "--run-name", "shop")
+    assert failed.returncode == 2, failed.stderr
+    assert "00_data_overview.ipynb" in failed.stderr and "Traceback" not in failed.stderr
+    assert tree_digest(out) == before
+
+
+def test_internal_failure_names_notebook_and_cell(tmp_path, monkeypatch, capsys):
+    books = tmp_path / "books"
+    books.mkdir()
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# Broken"),
+                nbformat.v4.new_code_cell("data_path = None", metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("x = 1"),
+                nbformat.v4.new_code_cell("raise ValueError('boom')")]
+    nbformat.write(nb, books / "00_data_overview.ipynb")
+    out = tmp_path / "reports"
+    (out / "keep").mkdir(parents=True)
+    (out / "keep" / "index.html").write_text("previous", encoding="utf-8")
+    monkeypatch.setattr(config, "NOTEBOOKS_DIR", books)
+    rc = cli.main(["run", "--notebooks", "00", "--output", str(out), "--run-name", "keep",
+                   "--data", str(config.CDNOW_SAMPLE)])
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert "00_data_overview.ipynb failed in cell 4 (`raise ValueError('boom')`)" in err and "ValueError: boom" in err
+    assert (out / "keep" / "index.html").read_text(encoding="utf-8") == "previous"
+    assert (out / "_failed" / "keep" / "00_data_overview.ipynb").exists()
+    assert not list(out.glob(".staging-*"))
+
+
+def test_same_run_twice_gives_identical_tables_and_show_code(tmp_path):
+    outputs = []
+    for name in ("a", "b"):
+        proc = clm("run", "--notebooks", "00", "--data", str(config.CDNOW_SAMPLE), "--output", str(tmp_path),
+                   "--run-name", name, "--show-code")
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        nb = nbformat.read(tmp_path / name / "00_data_overview.ipynb", as_version=4)
+        outputs.append([o.get("text", "") or o.get("data", {}).get("text/plain", "")
+                        for c in nb.cells if c.cell_type == "code" for o in c.outputs])
+        assert "hl-ipython3" in (tmp_path / name / "00_data_overview.html").read_text(encoding="utf-8")
+    assert outputs[0] == outputs[1] and any(outputs[0])
+    index = (tmp_path / "index.html").read_text(encoding="utf-8")
+    assert 'href="b/00_data_overview.html"' in index and 'href="a/index.html"' in index
+
+
+def test_config_file_and_flag_precedence(tmp_path, user_file):
+    cfg_file = tmp_path / "run.yml"
+    cfg_file.write_text(
+        f"data: {user_file}\ncolumns: {{Client: customer_id, 'Order Date': date, Total: amount}}\n"
+        "as_of: 1998-06-30\ncurrency: EUR\nnotebooks: [00]\nduplicates: keep\n", encoding="utf-8")
+    cfg = report.build_config(report.read_config_file(cfg_file), currency="GBP")
+    assert cfg.currency == "GBP" and cfg.notebooks == ["00_data_overview"]
+    assert cfg.columns == {"Client": "customer_id", "Order Date": "date", "Total": "amount"}
+    assert cfg.policies == {"duplicates": "keep"} and cfg.observation_end == "1998-06-30"
+    bad = tmp_path / "bad.yml"
+    bad.write_text("colour: blue\n", encoding="utf-8")
+    proc = clm("run", "--config", str(bad))
+    assert proc.returncode == 2 and "unknown setting 'colour'" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "--as-of", "someday"], "is not a date"),
+        (["run", "--notebooks", "99"], "no notebook called"),
+        (["run", "--time-unit", "X"], "invalid choice"),
+        (["run", "--as-of", "1998-01-01", "--calibration-end", "1998-02-01"], "not before"),
+        (["run", "--param", "no_such_parameter=1"], "no chosen notebook has a parameter"),
+        (["validate"], "required"),
+    ],
+)
+def test_bad_parameters_exit_2_with_one_line(args, message):
+    proc = clm(*args)
+    assert proc.returncode == 2
+    assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_validate_prints_the_quality_table(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("customer_id,date,amount\nA,2024-01-01,10\nA,2024-01-01,10\nB,2024-01-02,5\n", encoding="utf-8")
+    proc = clm("validate", "--data", str(path))
+    assert proc.returncode == 0
+    assert "exact duplicate rows dropped" in proc.stdout and "2 customers" in proc.stdout
+
+
+def test_external_resource_detection():
+    assert external_resources('<script src="https://cdn.example/x.js"></script>') == ["https://cdn.example/x.js"]
+    assert external_resources('<link rel="stylesheet" href="//fonts.example/css">') == ["//fonts.example/css"]
+    assert external_resources("<style>@import url('https://f.example/a.css');</style>")
+    assert external_resources('<a href="https://example.org">a link to click</a>') == []
+    assert external_resources('<img src="data:image/png;base64,AAAA">') == []
