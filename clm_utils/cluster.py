@@ -501,13 +501,35 @@ def _corr(data: pd.DataFrame | np.ndarray) -> np.ndarray:
     return np.corrcoef(A, rowvar=False)
 
 
+def partial_correlations(data: pd.DataFrame | np.ndarray, is_corr: bool = False) -> np.ndarray:
+    """Partial correlation of every pair of variables given all the others.
+
+    ``P_ij = -(R^-1)_ij / sqrt((R^-1)_ii (R^-1)_jj)`` for i != j, 1 on the diagonal.  (The
+    anti-image correlation matrix of psych::KMO is the same up to the sign of the off-diagonal.)
+    """
+    R = np.asarray(data, dtype=float) if is_corr else _corr(data)
+    if not np.all(np.isfinite(R)):
+        raise ModelError("the correlation matrix has missing values (a constant variable?)",
+                         hint="drop variables that do not vary")
+    try:
+        inv = np.linalg.inv(R)
+    except np.linalg.LinAlgError:
+        raise ModelError("the correlation matrix is singular (some variables are exact combinations of others)",
+                         hint="drop redundant variables") from None
+    d = np.sqrt(np.diag(inv))
+    P = -inv / np.outer(d, d)
+    np.fill_diagonal(P, 1.0)
+    return P
+
+
 def kmo(data: pd.DataFrame | np.ndarray, is_corr: bool = False) -> tuple[float, pd.Series]:
     """Kaiser-Meyer-Olkin measure of sampling adequacy (Kaiser & Rice 1974; as psych::KMO, SPSS).
 
-    With ``R`` the correlation matrix and ``Q`` the anti-image (partial) correlations,
-    ``Q_ij = -(R^-1)_ij / sqrt((R^-1)_ii (R^-1)_jj)``:
-    ``KMO = sum r_ij^2 / (sum r_ij^2 + sum q_ij^2)`` over off-diagonal pairs, and per variable
-    the same sums restricted to row ``i`` (MSA_i).
+    With ``r_ij`` the correlations and ``q_ij`` the partial correlations
+    (:func:`partial_correlations`): ``KMO = sum r_ij^2 / (sum r_ij^2 + sum q_ij^2)`` over the
+    off-diagonal pairs, and per variable the same sums restricted to row ``i`` (MSA_i).
+    Kaiser's labels: >= .9 marvellous, .8 meritorious, .7 middling, .6 mediocre, .5 miserable,
+    below .5 unacceptable.
 
     Parameters
     ----------
@@ -520,16 +542,7 @@ def kmo(data: pd.DataFrame | np.ndarray, is_corr: bool = False) -> tuple[float, 
     """
     R = np.asarray(data, dtype=float) if is_corr else _corr(data)
     names = list(data.columns) if isinstance(data, pd.DataFrame) else [f"x{i + 1}" for i in range(R.shape[0])]
-    if not np.all(np.isfinite(R)):
-        raise ModelError("the correlation matrix has missing values (a constant variable?)",
-                         hint="drop variables that do not vary")
-    try:
-        inv = np.linalg.inv(R)
-    except np.linalg.LinAlgError:
-        raise ModelError("the correlation matrix is singular (some variables are exact combinations of others)",
-                         hint="drop redundant variables") from None
-    d = np.sqrt(np.diag(inv))
-    Q = -inv / np.outer(d, d)
+    Q = partial_correlations(R, is_corr=True)
     off = ~np.eye(R.shape[0], dtype=bool)
     r2 = np.where(off, R ** 2, 0.0)
     q2 = np.where(off, Q ** 2, 0.0)
@@ -648,8 +661,9 @@ def factor_analysis(X: pd.DataFrame, n_factors: int | None = None, seed: int = c
         ``"kaiser"`` (eigenvalues > 1, default) or ``"parallel"`` (Horn's parallel analysis,
         seeded with ``seed``).
 
-    Each factor is labelled a *value*, *risk* or *other* factor by which group of indicators
-    (:data:`VALUE_FEATURES`, :data:`RISK_FEATURES`, the rest) holds most of its squared loadings,
+    Each factor is labelled a *value* or *risk* factor by which group of indicators
+    (:data:`VALUE_FEATURES` or :data:`RISK_FEATURES`) holds more of its squared loadings, or
+    *other* when the two groups hold less than 30% of them together (e.g. a tenure factor);
     oriented so that a higher score means more value / more risk (otherwise its largest loading
     is positive), and named after its two strongest indicators.
     """
@@ -689,8 +703,8 @@ def factor_analysis(X: pd.DataFrame, n_factors: int | None = None, seed: int = c
         col = loadings[c]
         v = float((col[[f for f in col.index if f in VALUE_FEATURES]] ** 2).sum())
         r = float((col[[f for f in col.index if f in RISK_FEATURES]] ** 2).sum())
-        o = float((col ** 2).sum()) - v - r
-        kind = "value" if v >= max(r, o) else ("risk" if r >= o else "other")
+        total = float((col ** 2).sum())
+        kind = "other" if v + r < 0.3 * total else ("value" if v >= r else "risk")
         # orient value factors so value indicators load positively, risk factors so risk
         # indicators load positively (higher score = more value / more risk)
         group = VALUE_FEATURES if kind == "value" else RISK_FEATURES if kind == "risk" else ()

@@ -7,7 +7,13 @@ machines that render reports have no CJK font for matplotlib.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
+import pandas as pd
+
 from clm_utils.errors import ParameterError
+
+_Frame = TypeVar("_Frame", pd.DataFrame, pd.Series)
 
 TERMS: dict[str, tuple[str, str]] = {
     # --- foundation: data and customer base ---
@@ -71,3 +77,29 @@ def both(key: str) -> str:
         return key
     en, zh = TERMS[key]
     return f"{en} {zh}"
+
+
+def _by_english() -> dict[str, str]:
+    return {en: key for key, (en, _zh) in TERMS.items()}
+
+
+def localize(table: _Frame, lang: str = "en") -> _Frame:
+    """Label a table for ``lang``: with ``zh``, known terms in the column names and index get
+    "English 中文" labels (a key or its English name is recognised); with ``en`` it is unchanged.
+    """
+    if lang == "en":
+        return table
+    if lang != "zh":
+        raise ParameterError(f"{lang!r} is not a supported language", parameter="lang", hint="use en or zh")
+    english = _by_english()
+
+    def label(name: object) -> object:
+        if not isinstance(name, str):
+            return name
+        key = name if name in TERMS else english.get(name) or english.get(name.replace("_", " "))
+        return both(key) if key else name
+
+    out = table.rename(index=label)
+    if isinstance(out, pd.DataFrame):
+        out = out.rename(columns=label)
+    return out

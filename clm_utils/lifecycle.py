@@ -539,8 +539,14 @@ class TransitionResult:
             m = m @ P
             rows.append(m)
         step_len = (self.date_2 - self.date_1).days
-        return pd.DataFrame(rows, columns=list(STAGES),
-                            index=pd.Index([f"+{i * step_len}d" for i in range(steps + 1)], name="horizon"))
+        out = pd.DataFrame(rows, columns=list(STAGES),
+                           index=pd.Index([f"+{i * step_len}d" for i in range(steps + 1)], name="horizon"))
+        out.attrs["unobserved_stages"] = [s for s, e in zip(STAGES, empty) if e]
+        return out
+
+    def unobserved_stages(self) -> list[str]:
+        """Stages nobody was in at ``date_1``: their exit rates are unknown (kept in place by project)."""
+        return [s for s in STAGES if self.counts.loc[s].sum() == 0]
 
     def plot_heatmap(self, ax: Any = None) -> Any:
         """Row-normalised transition matrix as an annotated heatmap."""

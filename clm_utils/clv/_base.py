@@ -363,14 +363,13 @@ class BaseFitter:
             if np.all(np.isfinite(info)) and eig.min() > 1e-10 * max(eig.max(), 1e-300):
                 cov_log = np.linalg.inv(info)
             else:
-                warnings.warn(
-                    f"{self._model_name}: the observed information is singular; standard errors are not "
-                    "available (the likelihood is flat in some direction)",
-                    RuntimeWarning,
-                    stacklevel=3,
-                )
-        except np.linalg.LinAlgError:
-            warnings.warn(f"{self._model_name}: standard errors are not available", RuntimeWarning, stacklevel=3)
+                raise np.linalg.LinAlgError("singular information")
+        except np.linalg.LinAlgError as exc:
+            raise ModelError(
+                f"{self._model_name}: the data cannot identify the model (the likelihood is flat in some "
+                "direction, so the estimates are not unique and have no standard errors)",
+                hint="use more customers, a longer calibration period, or a simpler model",
+            ) from exc
         se_log = np.sqrt(np.clip(np.diag(cov_log), 0, None))
         self._cov_log = cov_log
         self._se_log = se_log

@@ -72,17 +72,20 @@ def tracking_data(
     n_per = int(np.ceil((obs - start).days / unit))
     ends = start + pd.to_timedelta(np.arange(1, n_per + 1) * unit, unit="D")
     ends = ends.where(ends <= obs, obs)
+    # the calibration end is a grid point too, so the split can be read off the curves
+    ends = pd.DatetimeIndex(sorted(set(ends) | ({cal} if start < cal < obs else set())))
+    n_per = len(ends)
     # actual: purchase days after the first one, for the tracked customers
     tx = transactions[transactions[config.CUSTOMER_ID].isin(summary.index) & (transactions[config.DATE] <= obs)]
     days = tx[[config.CUSTOMER_ID, config.DATE]].drop_duplicates()
     fp = first.reindex(days[config.CUSTOMER_ID].to_numpy()).to_numpy()
     rep = days[config.DATE].to_numpy()[days[config.DATE].to_numpy() > fp]
-    age_days = (pd.DatetimeIndex(rep) - start).days.to_numpy(dtype=float)
-    per = np.minimum(np.floor(age_days / unit).astype(int), n_per - 1)
+    per = np.minimum(np.searchsorted(ends.to_numpy(), rep, side="left"), n_per - 1)
     actual = np.bincount(per, minlength=n_per).astype(float)
     # expected: sum over first-purchase dates of E[X(age)]
     fd, counts = np.unique((first - start).dt.days.to_numpy(dtype=float), return_counts=True)
-    t_end = ((ends - start).days.to_numpy(dtype=float))
+    t_end = (ends - start) / pd.Timedelta(days=1)
+    t_end = np.asarray(t_end, dtype=float)
     age = np.clip((t_end[:, None] - fd[None, :]) / unit, 0, None)
     E = np.asarray(model.expected_number_of_purchases_up_to_time(age.ravel())).reshape(age.shape)
     exp_cum = E @ counts

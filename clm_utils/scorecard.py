@@ -1,0 +1,170 @@
+"""One table per customer that joins every analysis, and the business summary built from it.
+
+The summary notebook (06) answers the manager's question: *who are our customers, what are they
+worth, where are they in the relationship, and what do we do about each group?*  It combines
+
+* value: historical revenue, predicted CLV (BG/NBD + Gamma-Gamma, :mod:`clm_utils.clv`) and the
+  customer pyramid on CLV (:func:`clm_utils.rfm.customer_pyramid`);
+* behaviour: the RFM segment (:mod:`clm_utils.rfm`);
+* relationship: the lifecycle stage (:mod:`clm_utils.lifecycle`) and P(alive).
+
+When the data cannot identify the BTYD model (for example nobody repeats), the CLV columns are
+left out and :attr:`Scorecard.notes` says why; nothing is silently filled with NaN.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+
+from clm_utils import config
+from clm_utils.errors import ModelError
+from clm_utils.plots import money, new_axes
+
+
+@dataclass
+class Scorecard:
+    """Per-customer table and what could not be computed.
+
+    Attributes
+    ----------
+    table
+        Indexed by ``customer_id``: ``revenue``, ``frequency``, ``segment``, ``stage``,
+        ``p_alive``, ``expected_purchases``, ``clv``, ``pyramid`` (on CLV, or on revenue when
+        there is no CLV).
+    notes
+        Plain-language notes on what was left out and why.
+    horizon_label
+        The CLV horizon, e.g. ``"12M"``.
+    """
+
+    table: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+    horizon_label: str = ""
+
+    @property
+    def has_clv(self) -> bool:
+        """Whether predicted CLV is available."""
+        return "clv" in self.table
+
+
+def customer_scorecard(
+    transactions: pd.DataFrame,
+    summary: pd.DataFrame,
+    observation_end: pd.Timestamp,
+    time_unit: str = "W",
+    horizon: str = "12M",
+    discount_rate: float = 0.10,
+    margin: float = 1.0,
+) -> Scorecard:
+    """Join value, behaviour and relationship stage per customer.
+
+    Parameters
+    ----------
+    transactions
+        Canonical transactions (``customer_id``, ``date``, ``amount``) up to ``observation_end``.
+    summary
+        Customer summary at ``observation_end`` (:func:`clm_utils.summary.summarize`), in ``time_unit``.
+    observation_end
+        The as-of date.
+    time_unit, horizon, discount_rate, margin
+        CLV settings (see :func:`clm_utils.clv.customer_lifetime_value`): horizon with a unit,
+        annual discount rate, profit margin on revenue.
+    """
+    from clm_utils import lifecycle, rfm
+    from clm_utils.clv import BetaGeo, GammaGamma, customer_lifetime_value
+
+    notes: list[str] = []
+    table = pd.DataFrame({"revenue": summary["total_amount"], "frequency": summary["frequency"]})
+    table["segment"] = rfm.rfm_segments(rfm.rfm_scores(summary))
+    p_alive = None
+    try:
+        bg = BetaGeo().fit(summary)
+        p_alive = bg.conditional_probability_alive(summary)
+        table["p_alive"] = p_alive
+        try:
+            gg = GammaGamma().fit(summary)
+            spend: object = gg
+        except ModelError as exc:
+            spend = float(summary.loc[summary["frequency"] > 0, "monetary_value"].mean()
+                          if (summary["frequency"] > 0).any() else summary["total_amount"].mean())
+            notes.append(f"Spend per purchase is the plain average ({spend:,.2f}): {exc.message}")
+        clv = customer_lifetime_value(bg, spend, summary, horizon=horizon, discount_rate=discount_rate,
+                                      time_unit=time_unit, margin=margin)
+        table["expected_purchases"] = clv["expected_purchases"]
+        table["clv"] = clv["clv"]
+    except ModelError as exc:
+        notes.append(f"No CLV: the BG/NBD model cannot be fitted on this data ({exc.message}); "
+                     "value tiers use historical revenue instead.")
+    stages = lifecycle.assign_stages(transactions, observation_end, p_alive=p_alive)
+    table["stage"] = stages["stage"].reindex(table.index)
+    basis = table["clv"] if "clv" in table else table["revenue"]
+    table["pyramid"] = rfm.customer_pyramid(basis)
+    table.index.name = config.CUSTOMER_ID
+    return Scorecard(table.sort_index(), notes, horizon)
+
+
+def key_metrics(card: Scorecard) -> pd.Series:
+    """Headline numbers: base size, revenue concentration, activity, and future value."""
+    t = card.table
+    revenue = t["revenue"].to_numpy()
+    order = np.sort(revenue)[::-1]
+    top20 = order[: max(1, int(np.ceil(0.2 * len(order))))].sum() / order.sum()
+    out = {
+        "customers": len(t),
+        "repeat buyers (%)": round(100 * float((t["frequency"] > 0).mean()), 1),
+        "historical revenue": round(float(revenue.sum()), 2),
+        "revenue share of top 20% (%)": round(100 * float(top20), 1),
+        "customers in decline or terminated (%)": round(
+            100 * float(t["stage"].astype("str").isin(["decline", "terminated"]).mean()), 1),
+    }
+    if card.has_clv:
+        out["mean P(alive)"] = round(float(t["p_alive"].mean()), 3)
+        out[f"expected purchases, next {card.horizon_label}"] = round(float(t["expected_purchases"].sum()), 0)
+        out[f"total CLV, next {card.horizon_label}"] = round(float(t["clv"].sum()), 2)
+        top = t["clv"].sort_values(ascending=False)
+        n20 = max(1, int(np.ceil(0.2 * len(top))))
+        out["CLV share of top 20% (%)"] = round(100 * float(top.iloc[:n20].sum() / top.sum()), 1)
+    return pd.Series(out, name="value", dtype="object")
+
+
+def action_plan(card: Scorecard) -> pd.DataFrame:
+    """Stage × pyramid tier: size, revenue and CLV share, mean P(alive) and the strategy.
+
+    Built on :func:`clm_utils.lifecycle.stage_value_grid`, so the strategies are those of the
+    lifecycle notebook; empty cells are dropped and rows are sorted by CLV (or revenue) share.
+    """
+    from clm_utils import lifecycle
+
+    t = card.table
+    grid = lifecycle.stage_value_grid(t["stage"], t["pyramid"], t["revenue"], t["clv"] if card.has_clv else None)
+    grid = grid[grid["customers"] > 0].reset_index()
+    if card.has_clv:
+        mean_pa = t.groupby([t["stage"].astype("str"), t["pyramid"].astype("str")], observed=True)["p_alive"].mean()
+        keys = pd.MultiIndex.from_arrays([grid["stage"].astype("str"), grid["tier"].astype("str")])
+        grid["mean_p_alive"] = mean_pa.reindex(keys).to_numpy()
+    grid = grid.rename(columns={"tier": "pyramid"})
+    sort_col = "clv_share" if card.has_clv else "revenue_share"
+    return grid.sort_values([sort_col, "customers", "stage"], ascending=[False, False, True]).reset_index(drop=True)
+
+
+def plot_value_by_stage(card: Scorecard, currency: str = "USD") -> Axes:
+    """Revenue so far and predicted CLV per lifecycle stage (bars side by side)."""
+    t = card.table
+    by = t.groupby(t["stage"], observed=False)
+    revenue = by["revenue"].sum()
+    ax = new_axes("Value by lifecycle stage: realised revenue and predicted CLV", "Lifecycle stage",
+                  f"Value ({currency})")
+    x = np.arange(len(revenue))
+    width = 0.4 if card.has_clv else 0.8
+    ax.bar(x - (width / 2 if card.has_clv else 0), revenue.to_numpy(), width, label="revenue so far", color="#9ecae1")
+    if card.has_clv:
+        ax.bar(x + width / 2, by["clv"].sum().to_numpy(), width, label=f"predicted CLV, next {card.horizon_label}",
+               color="#3182bd")
+    ax.set_xticks(x, [str(s) for s in revenue.index])
+    money(ax, "y", currency)
+    ax.legend()
+    return ax
