@@ -154,7 +154,19 @@ def _sniff_delimiter(text: str) -> str | None:
         counts = [line.count(delim) for line in sample_lines]
         if min(counts) >= 1 and max(counts) == min(counts):
             return delim
-    return None
+    # ragged rows: trust the separator of the header line, so the parser can name the bad rows
+    header_counts = {d: sample_lines[0].count(d) for d in (",", ";", "\t", "|")}
+    best = max(header_counts, key=lambda d: header_counts[d])
+    return best if header_counts[best] > 0 else None
+
+
+def _ragged_lines(text: str, delim: str, n_fields: int) -> list[int]:
+    """File line numbers of the rows whose field count differs from the header's (error path only)."""
+    bad = []
+    for number, row in enumerate(csv.reader(io.StringIO(text), delimiter=delim), 1):
+        if row and any(f.strip() for f in row) and len(row) != n_fields:
+            bad.append(number)
+    return bad
 
 
 def _looks_like_header(fields: list[str]) -> bool:
@@ -230,21 +242,37 @@ def read_raw(path: str | Path, *, sep: str | None = None, encoding: str | None =
     text, enc = (raw.decode(encoding), encoding) if encoding else _decode(raw, label)
     if not text.strip():
         raise DataError("the file is empty", file=label, hint="export the transactions again")
+    start = text.lstrip()[:200].lower()
+    if start.startswith(("<!doctype", "<html", "<?xml", "<")):
+        raise DataError("looks like a web page or XML, not a table of transactions", file=label,
+                        hint="download the export again as CSV")
+    if start.startswith(("[", "{")):
+        raise DataError("looks like JSON, not CSV", file=label,
+                        hint="convert it to CSV or Parquet, e.g. pandas.read_json(...).to_csv(...)")
     delim = sep or _sniff_delimiter(text)
     first_fields = text.lstrip().splitlines()[0].split(delim) if delim else text.lstrip().splitlines()[0].split()
     first_fields = [f.strip().strip('"').strip("'") for f in first_fields]
     header = _looks_like_header(first_fields)
+    if header:
+        seen = [f for f in first_fields if f]
+        dupes = sorted({f for f in seen if seen.count(f) > 1})
+        if dupes:
+            raise DataError(f"two columns are named {dupes[0]!r}", file=label, column=dupes[0],
+                            hint="rename one of them in the header, then map it with --columns")
     try:
         if delim is None:
             frame = pd.read_csv(io.StringIO(text), sep=r"\s+", header=0 if header else None, dtype=str,
                                 engine="python" if len(text) < 2_000 else "c", skip_blank_lines=True)
         else:
-            frame = pd.read_csv(io.StringIO(text), sep=delim, header=0 if header else None, dtype=str,
-                                skip_blank_lines=True, skipinitialspace=True)
-    except pd.errors.ParserError as exc:
-        match = re.search(r"line (\d+)", str(exc))
-        rows = [int(match.group(1))] if match else None
-        raise DataError("has rows with the wrong number of fields", file=label, rows=rows,
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", pd.errors.ParserWarning)
+                frame = pd.read_csv(io.StringIO(text), sep=delim, header=0 if header else None, dtype=str,
+                                    skip_blank_lines=True, skipinitialspace=True, index_col=False)
+    except (pd.errors.ParserError, pd.errors.ParserWarning):
+        rows = _ragged_lines(text, delim, len(first_fields)) if delim else []
+        raise DataError("has rows with the wrong number of fields", file=label, rows=rows[:5], n_rows=len(rows),
                         hint="check for unquoted separators in text fields, or pass --sep") from None
     except pd.errors.EmptyDataError:
         raise DataError("the file is empty", file=label, hint="export the transactions again") from None
@@ -380,10 +408,17 @@ def parse_amount(values: pd.Series, *, decimal: str = ".") -> pd.Series:
     return out.where(~negative, -out)
 
 
+#: Larger absolute amounts are treated as unreadable (overflow, ids pasted into the amount column).
+MAX_AMOUNT = 1e12
+#: Dates outside this range are treated as unreadable (they are typos, not transactions).
+EARLIEST_DATE = pd.Timestamp("1900-01-01")
+LATEST_DATE = pd.Timestamp("2200-01-01")
+
 _SLASH = re.compile(r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2,4})")
 
 
-def parse_dates(values: pd.Series, date_format: str | None, label: str, column: str, first_line: int) -> pd.Series:
+def parse_dates(values: pd.Series, date_format: str | None, label: str, column: str, first_line: int,
+                notes: list[int] | None = None) -> pd.Series:
     """Parse dates to day-precision, time-zone-naive datetime64.
 
     Without ``date_format`` the parser accepts ISO 8601 (``1997-01-31``, with or without time and
@@ -428,13 +463,18 @@ def parse_dates(values: pd.Series, date_format: str | None, label: str, column: 
             else:
                 parsed = pd.to_datetime(text.where(text != ""), format="ISO8601", errors="coerce", utc=True)
                 retry = parsed.isna() & (text != "")
+                if retry.any() and notes is not None:
+                    notes.append(int(retry.sum()))
                 if retry.any():
                     alt = pd.to_datetime(text[retry], format="mixed", errors="coerce", utc=True)
                     parsed = parsed.where(~retry, alt)
                 parsed = parsed.dt.tz_convert(None)
     if getattr(parsed.dt, "tz", None) is not None:
         parsed = parsed.dt.tz_convert(None)
-    return parsed.dt.normalize().astype("datetime64[ns]")
+    parsed = parsed.dt.normalize()
+    # implausible dates (typos such as year 0001 or 9999) count as unparseable
+    plausible = (parsed >= EARLIEST_DATE) & (parsed < LATEST_DATE)
+    return parsed.where(plausible).astype("datetime64[ns]")
 
 
 # --------------------------------------------------------------------------------------------
@@ -558,17 +598,21 @@ def clean_transactions(
     ids = ids.str.replace(r"\.0$", "", regex=True) if not pd.api.types.is_string_dtype(frame[config.CUSTOMER_ID]) else ids
     bad_id = (ids == "") | ids.str.lower().isin(["nan", "none", "null", "na", "n/a"])
 
-    dates = parse_dates(frame[config.DATE], date_format, label, config.DATE, first_line)
+    mixed: list[int] = []
+    dates = parse_dates(frame[config.DATE], date_format, label, config.DATE, first_line, notes=mixed)
     bad_date = dates.isna().to_numpy()
+    if mixed:
+        report.add("dates not in ISO format, parsed one by one", mixed[0],
+                   "check them, or pass --date-format for one consistent format")
 
     if config.AMOUNT in frame:
         amount = parse_amount(frame[config.AMOUNT], decimal=decimal)
-        bad_amount = amount.isna().to_numpy() | ~np.isfinite(amount.fillna(0).to_numpy())
+        bad_amount = amount.isna().to_numpy() | ~(np.abs(amount.fillna(0).to_numpy()) < MAX_AMOUNT)
     else:
         qty = parse_amount(frame[config.QUANTITY], decimal=decimal)
         price = parse_amount(frame[PRICE], decimal=decimal)
         amount = qty * price
-        bad_amount = amount.isna().to_numpy() | ~np.isfinite(amount.fillna(0).to_numpy())
+        bad_amount = amount.isna().to_numpy() | ~(np.abs(amount.fillna(0).to_numpy()) < MAX_AMOUNT)
         report.add("amount computed as quantity × price", n_read, status="info")
     quantity = None
     if config.QUANTITY in frame:
@@ -579,7 +623,7 @@ def clean_transactions(
          "fill them in, or pass --invalid drop"),
         (bad_date, config.DATE, "dates cannot be parsed", "unparseable dates",
          "pass --date-format (e.g. '%Y-%m-%d'), fix the rows, or pass --invalid drop"),
-        (bad_amount, config.AMOUNT, "amounts are not numbers", "non-numeric amounts",
+        (bad_amount, config.AMOUNT, "amounts are not numbers (or implausibly large)", "non-numeric amounts",
          "remove currency text or pass --decimal ',', fix the rows, or pass --invalid drop"),
     ]
     drop_mask = np.zeros(n_read, dtype=bool)

@@ -566,6 +566,7 @@ class TransitionResult:
         ax.set_xlabel(f"stage at {self.date_2.date()}")
         ax.set_ylabel(f"stage at {self.date_1.date()}")
         ax.set_title("Stage transitions (row share, count)")
+        ax.grid(False)
         ax.figure.colorbar(im, ax=ax, fraction=0.04)
         return ax
 

@@ -833,8 +833,7 @@ def plot_km(
     if isinstance(fits, KaplanMeier):
         fits = {fits.label: fits}
     if ax is None:
-        height = 4.2 + (0.22 * len(fits) + 0.4 if at_risk_counts else 0)
-        _, ax = plt.subplots(figsize=(8, height))
+        _, ax = plt.subplots(figsize=(8, 4.2))
     tmax = max(float(f.survival_function_.index.max()) for f in fits.values())
     for i, (name, f) in enumerate(fits.items()):
         sf = f.survival_function_
@@ -851,25 +850,32 @@ def plot_km(
     ax.set_ylabel("share not churned S(t)")
     ax.set_xlabel(time_label)
     ax.set_title(title)
-    ax.legend(loc="upper right", fontsize=8, frameon=False)
+    if len(fits) > 3:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+    else:
+        ax.legend(loc="upper right", fontsize=8, frameon=False)
     if at_risk_counts:
         ticks = np.asarray(at_risk_times if at_risk_times is not None else ax.get_xticks(), dtype=float)
         ticks = ticks[(ticks >= 0) & (ticks <= tmax * 1.01)]
         ax.set_xticks(ticks)
-        rows = [[f"{int(v):,}" for v in f.at_risk(ticks).to_numpy()] for f in fits.values()]
-        table = ax.table(
-            cellText=rows,
-            rowLabels=[f"{n}" for n in fits],
-            colLabels=[f"{x:g}" for x in ticks],
-            loc="bottom",
-            bbox=[0.0, -0.16 - 0.07 * (len(fits) + 1), 1.0, 0.07 * (len(fits) + 1)],
-            cellLoc="center",
-            edges="open",
-        )
-        table.auto_set_font_size(False)
-        table.set_fontsize(7)
-        ax.text(-0.01, -0.16 + 0.005, "at risk", transform=ax.transAxes, ha="right", va="bottom", fontsize=7)
-        ax.figure.subplots_adjust(bottom=0.18 + 0.06 * (len(fits) + 1))
+        ax.set_xlim(0, tmax * 1.01 if tmax > 0 else 1)
+        n = len(fits)
+        # the at-risk table lives in its own axes under the x-axis label, sharing the time scale
+        height_in = 0.2 * (n + 1)
+        ax_h = ax.get_position().height * ax.figure.get_figheight()
+        frac = height_in / ax_h
+        risk = ax.inset_axes([0.0, -0.2 - frac, 1.0, frac])
+        risk.set_xlim(ax.get_xlim())
+        risk.set_ylim(-0.5, n + 0.5)
+        risk.axis("off")
+        risk.text(-0.05, n, "at risk", fontsize=7, ha="right", va="center", transform=risk.get_yaxis_transform())
+        for i, (name, f) in enumerate(fits.items()):
+            y = n - 1 - i
+            counts = f.at_risk(ticks).to_numpy()
+            risk.text(-0.05, y, str(name), fontsize=7, ha="right", va="center", color=f"C{i % 10}",
+                      transform=risk.get_yaxis_transform())
+            for x, c in zip(ticks, counts):
+                risk.text(x, y, f"{int(c):,}", fontsize=7, ha="center", va="center")
     return ax
 
 

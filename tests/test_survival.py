@@ -277,5 +277,9 @@ def test_cdnow_durations_and_km_scale(cdnow_master):
 
 def test_plot_km_returns_axes(lung):
     fits = km_by_group(lung["time"], lung["event"], lung["sex"])
-    ax = plot_km(fits, time_label="days")
-    assert ax.get_ylabel() == "share not churned S(t)" and len(ax.tables) == 1
+    ax = plot_km(fits, time_label="days", at_risk_times=[0, 200, 400])
+    assert ax.get_ylabel() == "share not churned S(t)"
+    risk = ax.child_axes[0]
+    texts = {t.get_text() for t in risk.texts}
+    # at-risk counts below the plot: everyone at day 0 in each group
+    assert {"138", "90", "at risk"} <= texts

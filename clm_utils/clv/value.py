@@ -263,6 +263,7 @@ def value_matrix(
     potential: pd.Series,
     current_split: float | None = None,
     potential_split: float | None = None,
+    quantile: float = 0.5,
 ) -> pd.DataFrame:
     """Place every customer in the current x potential value matrix.
 
@@ -273,7 +274,9 @@ def value_matrix(
     potential
         Predicted future value, e.g. CLV over the horizon.
     current_split, potential_split
-        Thresholds between low and high; default: the medians.
+        Thresholds between low and high; default: the ``quantile`` of each axis.
+    quantile
+        Quantile used for the default thresholds (0.5 = medians; 0.8 = top 20% are "high").
 
     Returns
     -------
@@ -286,8 +289,10 @@ def value_matrix(
         raise ModelError("no customers for the value matrix")
     if df.isna().any().any():
         raise ModelError("current or potential value is missing for some customers")
-    cs = float(df["current"].median()) if current_split is None else float(current_split)
-    ps = float(df["potential"].median()) if potential_split is None else float(potential_split)
+    if not 0 < quantile < 1:
+        raise ParameterError("quantile must be in (0, 1)", parameter="quantile")
+    cs = float(df["current"].quantile(quantile)) if current_split is None else float(current_split)
+    ps = float(df["potential"].quantile(quantile)) if potential_split is None else float(potential_split)
     hc = df["current"] > cs
     hp = df["potential"] > ps
     key = np.where(hc & hp, "high_current_high_potential",

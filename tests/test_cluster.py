@@ -1,0 +1,280 @@
+"""Tests of clm_utils.cluster: features, choosing k, recovery of known clusters, determinism,
+stability, naming, and the factor-analysis machinery (KMO / Bartlett against psych's published
+output for mtcars, partial correlations against factor_analyzer's test, varimax)."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+from clm_utils import cluster as cl
+from clm_utils.errors import ModelError, ParameterError
+from clm_utils.summary import summarize
+
+# R's datasets::mtcars (Henderson & Velleman 1981), 32 cars x 11 variables.
+MTCARS = """mpg,cyl,disp,hp,drat,wt,qsec,vs,am,gear,carb
+21,6,160,110,3.9,2.62,16.46,0,1,4,4
+21,6,160,110,3.9,2.875,17.02,0,1,4,4
+22.8,4,108,93,3.85,2.32,18.61,1,1,4,1
+21.4,6,258,110,3.08,3.215,19.44,1,0,3,1
+18.7,8,360,175,3.15,3.44,17.02,0,0,3,2
+18.1,6,225,105,2.76,3.46,20.22,1,0,3,1
+14.3,8,360,245,3.21,3.57,15.84,0,0,3,4
+24.4,4,146.7,62,3.69,3.19,20,1,0,4,2
+22.8,4,140.8,95,3.92,3.15,22.9,1,0,4,2
+19.2,6,167.6,123,3.92,3.44,18.3,1,0,4,4
+17.8,6,167.6,123,3.92,3.44,18.9,1,0,4,4
+16.4,8,275.8,180,3.07,4.07,17.4,0,0,3,3
+17.3,8,275.8,180,3.07,3.73,17.6,0,0,3,3
+15.2,8,275.8,180,3.07,3.78,18,0,0,3,3
+10.4,8,472,205,2.93,5.25,17.98,0,0,3,4
+10.4,8,460,215,3,5.424,17.82,0,0,3,4
+14.7,8,440,230,3.23,5.345,17.42,0,0,3,4
+32.4,4,78.7,66,4.08,2.2,19.47,1,1,4,1
+30.4,4,75.7,52,4.93,1.615,18.52,1,1,4,2
+33.9,4,71.1,65,4.22,1.835,19.9,1,1,4,1
+21.5,4,120.1,97,3.7,2.465,20.01,1,0,3,1
+15.5,8,318,150,2.76,3.52,16.87,0,0,3,2
+15.2,8,304,150,3.15,3.435,17.3,0,0,3,2
+13.3,8,350,245,3.73,3.84,15.41,0,0,3,4
+19.2,8,400,175,3.08,3.845,17.05,0,0,3,2
+27.3,4,79,66,4.08,1.935,18.9,1,1,4,1
+26,4,120.3,91,4.43,2.14,16.7,0,1,5,2
+30.4,4,95.1,113,3.77,1.513,16.9,1,1,5,2
+15.8,8,351,264,4.22,3.17,14.5,0,1,5,4
+19.7,6,145,175,3.62,2.77,15.5,0,1,5,6
+15,8,301,335,3.54,3.57,14.6,0,1,5,8
+21.4,4,121,109,4.11,2.78,18.6,1,1,4,2
+"""
+
+
+@pytest.fixture(scope="module")
+def mtcars() -> pd.DataFrame:
+    return pd.read_csv(io.StringIO(MTCARS))
+
+
+def _blobs(n_per: int = 300, k: int = 4, p: int = 5, sep: float = 8.0, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(0, sep, size=(k, p))
+    truth = np.repeat(np.arange(k), n_per)
+    X = centers[truth] + rng.normal(size=(k * n_per, p))
+    return pd.DataFrame(X, columns=[f"x{i}" for i in range(p)]), truth
+
+
+# --- KMO and Bartlett against independent references --------------------------------------------
+
+def test_kmo_and_bartlett_match_psych_on_mtcars(mtcars):
+    # psych::KMO and psych::cortest.bartlett on mtcars, as printed by performance::check_factorstructure
+    # (easystats/performance, reference/check_factorstructure.md): Chisq(55) = 408.01, KMO = 0.83,
+    # per item mpg .93 cyl .90 disp .76 hp .84 drat .95 wt .74 qsec .74 vs .91 am .88 gear .85 carb .62
+    assert mtcars["mpg"].mean() == pytest.approx(20.090625)  # the data are R's mtcars
+    b = cl.bartlett_sphericity(mtcars)
+    assert b["chi2"] == pytest.approx(408.01, abs=0.005)
+    assert b["df"] == 55
+    assert b["p_value"] < 0.001
+    overall, per = cl.kmo(mtcars)
+    assert overall == pytest.approx(0.83, abs=0.005)
+    expected = {"mpg": 0.93, "cyl": 0.90, "disp": 0.76, "hp": 0.84, "drat": 0.95, "wt": 0.74, "qsec": 0.74,
+                "vs": 0.91, "am": 0.88, "gear": 0.85, "carb": 0.62}
+    for k, v in expected.items():
+        assert per[k] == pytest.approx(v, abs=0.0051), k
+    # the same from the correlation matrix
+    o2, _ = cl.kmo(np.corrcoef(mtcars.to_numpy(), rowvar=False), is_corr=True)
+    assert o2 == pytest.approx(overall)
+    b2 = cl.bartlett_sphericity(np.corrcoef(mtcars.to_numpy(), rowvar=False), n=32, is_corr=True)
+    assert b2["chi2"] == pytest.approx(b["chi2"])
+
+
+def test_bartlett_matches_statsample_example():
+    # statsample (Ruby) test_bartlettsphericity.rb: chi2 = 9.477, df = 3, p = 0.024 for n = 14
+    v1 = [1, 2, 3, 4, 7, 8, 9, 10, 14, 15, 20, 50, 60, 70]
+    v2 = [5, 6, 11, 12, 13, 16, 17, 18, 19, 20, 30, 0, 0, 0]
+    v3 = [10, 3, 20, 30, 40, 50, 80, 10, 20, 30, 40, 2, 3, 4]
+    b = cl.bartlett_sphericity(np.c_[v1, v2, v3])
+    assert b["chi2"] == pytest.approx(9.477, abs=0.001)
+    assert b["df"] == 3
+    assert b["p_value"] == pytest.approx(0.024, abs=0.001)
+
+
+def test_partial_correlations_match_factor_analyzer_test():
+    # factor_analyzer tests/test_factor_analyzer.py::test_partial_correlations
+    data = np.array([[12, 14, 15], [24, 12, 52], [35, 12, 41], [23, 12, 42]], dtype=float)
+    P = cl.partial_correlations(data)
+    assert P[0, 1] == pytest.approx(-0.730955, abs=1e-6)
+    assert P[0, 2] == pytest.approx(-0.50616, abs=1e-5)
+    assert P[1, 2] == pytest.approx(-0.928701, abs=1e-6)
+    # KMO for 3 variables by hand from those partials: sum r^2 / (sum r^2 + sum q^2)
+    R = np.corrcoef(data, rowvar=False)
+    r2 = R[0, 1] ** 2 + R[0, 2] ** 2 + R[1, 2] ** 2
+    q2 = 0.730955 ** 2 + 0.50616 ** 2 + 0.928701 ** 2
+    assert cl.kmo(data)[0] == pytest.approx(r2 / (r2 + q2), abs=1e-5)
+
+
+def test_kmo_singular_matrix_is_a_model_error():
+    x = np.arange(10.0)
+    with pytest.raises(ModelError):
+        cl.kmo(np.c_[x, 2 * x, np.sin(x)])
+
+
+# --- factor analysis ------------------------------------------------------------------------------
+
+def test_varimax_recovers_simple_structure_after_a_rotation():
+    L = np.zeros((8, 2))
+    L[:4, 0] = [0.8, 0.7, 0.75, 0.85]
+    L[4:, 1] = [0.7, 0.8, 0.65, 0.9]
+    th = 0.6
+    rot = np.array([[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]])
+    R, T = cl.varimax(L @ rot)
+    assert np.allclose(T @ T.T, np.eye(2), atol=1e-10)
+    # communalities unchanged; simple structure recovered up to sign and order
+    assert np.allclose((R ** 2).sum(axis=1), (L ** 2).sum(axis=1))
+    A = np.abs(R)
+    if A[0, 0] < A[0, 1]:
+        A = A[:, ::-1]
+    assert np.allclose(A, L, atol=1e-6)
+
+
+def test_factor_analysis_finds_two_factors():
+    rng = np.random.default_rng(5)
+    n = 2000
+    f = rng.normal(size=(n, 2))
+    load = np.zeros((8, 2))
+    load[:4, 0] = 0.85
+    load[4:, 1] = 0.85
+    X = f @ load.T + rng.normal(scale=0.5, size=(n, 8))
+    X = pd.DataFrame(X, columns=["frequency", "monetary", "largest_purchase", "first_amount",
+                                 "recency_time", "ipt_mean", "x7", "x8"])
+    assert cl.n_factors_kaiser(X) == 2
+    assert cl.parallel_analysis(X, n_iter=10, seed=1)[0] == 2
+    fr = cl.factor_analysis(X)
+    assert list(fr.loadings.columns) == ["F1", "F2"]
+    big = fr.loadings.abs().idxmax(axis=1)
+    assert big[:4].nunique() == 1 and big[4:].nunique() == 1 and big.iloc[0] != big.iloc[4]
+    kinds = {big.iloc[0]: "value", big.iloc[4]: "risk"}
+    assert fr.kinds.to_dict() == kinds
+    # factor scores correlate with the true factors
+    c = np.corrcoef(fr.scores[big.iloc[0]], f[:, 0])[0, 1]
+    assert abs(c) > 0.95
+
+
+# --- clustering -----------------------------------------------------------------------------------
+
+def test_chosen_k_equals_true_k_and_recovery_ari():
+    X, truth = _blobs()
+    crit = cl.choose_k(X, k_range=range(2, 8), seed=3, silhouette_sample=800)
+    assert cl.pick_k(crit) == 4
+    assert crit["gmm_bic"].idxmin() == 4
+    lab = cl.fit_kmeans(X, 4, seed=3)
+    assert adjusted_rand_score(truth, lab) >= 0.9
+    assert adjusted_rand_score(truth, cl.fit_gmm(X, 4, seed=3)) >= 0.9
+    boot = cl.bootstrap_stability(X, 4, n_boot=5, seed=3)
+    assert cl.stability_summary(boot)["mean"] >= 0.95
+
+
+def test_determinism_under_a_seed():
+    X, _ = _blobs(n_per=100, sep=2.0, seed=1)  # overlapping groups: randomness would show
+    a = cl.choose_k(X, range(2, 6), seed=11, silhouette_sample=200)
+    b = cl.choose_k(X, range(2, 6), seed=11, silhouette_sample=200)
+    pd.testing.assert_frame_equal(a, b)
+    pd.testing.assert_series_equal(cl.fit_kmeans(X, 3, seed=11), cl.fit_kmeans(X, 3, seed=11))
+    pd.testing.assert_frame_equal(cl.bootstrap_stability(X, 3, n_boot=3, seed=11),
+                                  cl.bootstrap_stability(X, 3, n_boot=3, seed=11))
+
+
+def test_labels_are_ordered_by_size():
+    X, _ = _blobs(n_per=50, k=3)
+    X = pd.concat([X, X.iloc[:50] + 0.01])  # cluster of the first blob is now the largest
+    lab = cl.fit_kmeans(X, 3, seed=0)
+    counts = lab.value_counts().sort_index()
+    assert counts.is_monotonic_decreasing
+
+
+def test_bad_k():
+    X, _ = _blobs(n_per=5, k=2)
+    with pytest.raises(ModelError):
+        cl.fit_kmeans(X, 50)
+    with pytest.raises(ParameterError):
+        cl.choose_k(X, k_range=[1])
+
+
+# --- features, preparation, profiles --------------------------------------------------------------
+
+def _tx(quantity: bool = True) -> pd.DataFrame:
+    d = pd.DataFrame({
+        "customer_id": ["a", "a", "a", "a", "b", "c", "c"],
+        "date": pd.to_datetime(["2021-01-01", "2021-01-11", "2021-01-11", "2021-01-31", "2021-01-05",
+                                "2021-01-02", "2021-01-04"]),
+        "amount": [10.0, 15.0, 5.0, 30.0, 8.0, 50.0, 10.0],
+        "quantity": [1.0, 2.0, 2.0, 3.0, 1.0, 5.0, 1.0],
+    })
+    return d if quantity else d.drop(columns="quantity")
+
+
+def test_behaviour_features_by_hand():
+    tx = _tx()
+    s = summarize(tx, "2021-02-10", time_unit="D")
+    f = cl.behaviour_features(s, tx)
+    a = f.loc["a"]
+    # a: purchase days 01-01 (10), 01-11 (20, two rows merged), 01-31 (30); T = 40 days
+    assert a["frequency"] == 3 and a["monetary"] == pytest.approx(20.0)
+    assert a["recency_time"] == 10 and a["tenure"] == 40
+    assert a["ipt_mean"] == pytest.approx(15.0)                       # gaps 10, 20
+    assert a["ipt_cv"] == pytest.approx(np.std([10, 20], ddof=1) / 15.0)
+    assert a["spend_trend"] == pytest.approx(10.0 / 20.0)             # +10 per purchase / mean 20
+    assert a["largest_purchase"] == 30 and a["first_amount"] == 10
+    assert a["items_per_purchase"] == pytest.approx(8 / 3)            # 1, 4, 3 items per day
+    b = f.loc["b"]  # one-time buyer: gap = T (censored), no variation, no trend
+    assert b["ipt_mean"] == b["tenure"] == 36 and b["ipt_cv"] == 0 and b["spend_trend"] == 0
+    c = f.loc["c"]  # two purchases: one gap, CV undefined -> 0; trend (10 - 50) / 1 / 30
+    assert c["ipt_cv"] == 0 and c["spend_trend"] == pytest.approx(-40.0 / 30.0)
+    f2 = cl.behaviour_features(s, _tx(quantity=False))
+    assert "items_per_purchase" not in f2.columns
+    pd.testing.assert_frame_equal(f2, f.drop(columns="items_per_purchase"))
+
+
+def test_prepare_features_logs_skewed_and_standardises():
+    rng = np.random.default_rng(0)
+    raw = pd.DataFrame({"skewed": rng.lognormal(0, 1.5, 2000), "sym": rng.normal(size=2000),
+                        "const": np.ones(2000)})
+    pf = cl.prepare_features(raw)
+    t = pf.transforms.set_index("feature")
+    assert bool(t.loc["skewed", "log"]) and not bool(t.loc["sym", "log"])
+    assert not bool(t.loc["const", "kept"])
+    assert list(pf.X.columns) == ["skewed", "sym"]
+    assert np.allclose(pf.X.mean(), 0, atol=1e-12) and np.allclose(pf.X.std(ddof=0), 1)
+    assert abs(t.loc["skewed", "skew_after"]) < 1
+    with pytest.raises(ModelError):
+        cl.prepare_features(raw.iloc[:2])
+    with pytest.raises(ParameterError):
+        cl.prepare_features(raw, columns=["nope"])
+
+
+def test_name_clusters_from_profile():
+    z = pd.DataFrame({"frequency": [1.2, -0.8, 0.05], "monetary": [0.6, -0.1, 0.1],
+                      "recency_time": [-0.9, 1.1, 0.0]}, index=[0, 1, 2])
+    names = cl.name_clusters(z)
+    assert names[0] == "frequent, recent"
+    assert names[1] == "lapsed, one-off"
+    assert names[2] == "average"
+
+
+def test_profiles_grid_and_recommendations(cdnow_sample):
+    s = summarize(cdnow_sample)
+    pf = cl.prepare_features(cl.behaviour_features(s, cdnow_sample))
+    lab = cl.fit_kmeans(pf.X, 3, seed=1, n_init=3)
+    prof = cl.cluster_profiles(pf, lab, s["total_amount"])
+    assert prof["customers"].sum() == len(s)
+    assert prof["revenue_share"].sum() == pytest.approx(1.0)
+    names = cl.name_clusters(cl.cluster_zscores(pf, lab))
+    assert names.nunique() == 3
+    rec = cl.cluster_recommendations(prof, names)
+    assert rec["action"].str.len().gt(10).all()
+    fr = cl.factor_analysis(pf.X)
+    grid = cl.value_risk_grid(lab, fr, pf, names)
+    assert grid["customers"].sum() == len(s)
+    # the value index ranks clusters like their revenue per customer
+    assert grid["value_index"].idxmax() == prof["revenue_per_customer"].idxmax()
