@@ -138,7 +138,7 @@ def _decode(raw: bytes, label: str) -> tuple[str, str]:
 
 def _sniff_delimiter(text: str) -> str | None:
     """Return ``,``, ``;``, tab or ``|``, or None for white-space separated text."""
-    sample_lines = [line for line in text.splitlines()[:50] if line.strip()]
+    sample_lines = [line for line in text[:65536].splitlines()[:50] if line.strip()]
     if not sample_lines:
         return None
     sample = "\n".join(sample_lines)
@@ -250,7 +250,8 @@ def read_raw(path: str | Path, *, sep: str | None = None, encoding: str | None =
         raise DataError("looks like JSON, not CSV", file=label,
                         hint="convert it to CSV or Parquet, e.g. pandas.read_json(...).to_csv(...)")
     delim = sep or _sniff_delimiter(text)
-    first_fields = text.lstrip().splitlines()[0].split(delim) if delim else text.lstrip().splitlines()[0].split()
+    first_line_text = text.lstrip()[:65536].splitlines()[0]
+    first_fields = first_line_text.split(delim) if delim else first_line_text.split()
     first_fields = [f.strip().strip('"').strip("'") for f in first_fields]
     header = _looks_like_header(first_fields)
     if header:
@@ -394,6 +395,14 @@ def parse_amount(values: pd.Series, *, decimal: str = ".") -> pd.Series:
     """
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
         return values.astype("float64")
+    plain = pd.to_numeric(values, errors="coerce").astype("float64")  # fast path: plain numbers
+    retry = plain.isna() & values.notna()
+    if not retry.any():
+        return plain
+    return plain.where(~retry, _parse_messy_amount(values[retry], decimal))
+
+
+def _parse_messy_amount(values: pd.Series, decimal: str) -> pd.Series:
     text = values.astype("str").str.strip()
     text = text.where(values.notna(), "")
     negative = text.str.startswith("(") & text.str.endswith(")")
@@ -434,8 +443,11 @@ def parse_dates(values: pd.Series, date_format: str | None, label: str, column: 
         nonblank = text[text != ""]
         if date_format is not None:
             parsed = pd.to_datetime(text.where(text != ""), format=date_format, errors="coerce")
-        elif nonblank.str.fullmatch(r"\d{8}").all() and len(nonblank):
+        elif len(nonblank) and nonblank.iloc[:1000].str.fullmatch(r"\d{8}").all() and nonblank.str.fullmatch(r"\d{8}").all():
             parsed = pd.to_datetime(text.where(text != ""), format="%Y%m%d", errors="coerce")
+        elif len(nonblank) and (iso := pd.to_datetime(text.where(text != ""), format="ISO8601", errors="coerce",
+                                                     utc=True)).notna().sum() == len(nonblank):
+            parsed = iso.dt.tz_convert(None)  # fast path: every date is ISO 8601
         else:
             parts = nonblank.str.extract(_SLASH)
             slashed = parts[0].notna()

@@ -170,6 +170,10 @@ def _pooled_median_ipt(days: pd.DataFrame) -> float:
 def resolve_params(transactions: pd.DataFrame, as_of: Any = None, **params: Any) -> StageParams:
     """The stage parameters with the data-driven defaults filled in (as used by assign_stages)."""
     as_of_ts = pd.Timestamp(as_of) if as_of is not None else transactions["date"].max()
+    unknown = sorted(set(params) - set(StageParams.__dataclass_fields__))
+    if unknown:
+        raise ParameterError(f"unknown stage parameter(s): {', '.join(unknown)}", parameter=unknown[0],
+                             hint="valid: " + ", ".join(StageParams.__dataclass_fields__))
     p = StageParams(**params)
     p.validate()
     days = _purchase_days(transactions, as_of_ts)
@@ -478,8 +482,9 @@ def plot_stage_value_grid(grid: pd.DataFrame, value: str = "revenue_share", ax: 
     """Heatmap of one column of :func:`stage_value_grid` (stages x tiers), cells annotated."""
     import matplotlib.pyplot as plt
 
+    tier_order = list(dict.fromkeys(grid.index.get_level_values("tier")))
     m = grid[value].unstack("tier")
-    m = m.reindex(index=list(STAGES))
+    m = m.reindex(index=list(STAGES), columns=tier_order)
     counts = grid["customers"].unstack("tier").reindex(index=list(STAGES))[m.columns]
     if ax is None:
         _, ax = plt.subplots(figsize=(1.6 * m.shape[1] + 2.5, 3.8))
@@ -494,6 +499,7 @@ def plot_stage_value_grid(grid: pd.DataFrame, value: str = "revenue_share", ax: 
     ax.set_xlabel("value tier")
     ax.set_ylabel("lifecycle stage")
     ax.set_title(f"Stage x value grid: {value.replace('_', ' ')}")
+    ax.grid(False)
     ax.figure.colorbar(im, ax=ax, fraction=0.04)
     return ax
 

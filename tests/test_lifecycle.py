@@ -105,7 +105,7 @@ def test_parameters_are_validated(archetypes):
         assign_stages(archetypes, AS_OF, decline_ratio=1.5)
     with pytest.raises(ParameterError):
         assign_stages(archetypes, AS_OF, decline_multiple=5, terminated_multiple=3)
-    with pytest.raises(TypeError):
+    with pytest.raises(ParameterError):
         assign_stages(archetypes, AS_OF, no_such_threshold=1)
     with pytest.raises(DataError):
         assign_stages(archetypes, "2000-01-01")

@@ -83,7 +83,9 @@ class GammaGamma(BaseFitter):
             raise ModelError("Gamma-Gamma: every repeat buyer has the same mean spend; the spread cannot be identified")
         self.independence_ = independence_check(summary, self.independence_threshold, warn=True)
         (ux, um), uw, _ = compress_rows([x[keep], mv[keep]], None if w is None else w[keep])
-        self._fit_ml({"x": ux, "m": um, "w": uw})
+        xu, xinv = np.unique(ux, return_inverse=True)
+        self._fit_ml({"x": ux, "m": um, "w": uw, "xu": xu, "xinv": xinv, "lm": np.log(um),
+                      "lx": np.log(ux), "mx": um * ux})
         self.n_repeat_buyers_ = float(uw.sum())
         return self
 
@@ -96,19 +98,20 @@ class GammaGamma(BaseFitter):
         np.ndarray, np.ndarray | None
     ]:
         p, q, g = np.exp(logp)
-        x, m = data["x"], data["m"]
+        x, xu, xinv, lm, lx, mx = data["x"], data["xu"], data["xinv"], data["lm"], data["lx"], data["mx"]
+        pxu = p * xu
         px = p * x
-        lxm = np.log(g + m * x)
-        ll = (
-            special.gammaln(px + q) - special.gammaln(px) - special.gammaln(q) + q * np.log(g)
-            + (px - 1) * np.log(m) + px * np.log(x) - (px + q) * lxm
-        )
+        lxm = np.log(g + mx)
+        # terms in x only are evaluated on the unique x values
+        ll = (special.gammaln(pxu + q) - special.gammaln(pxu))[xinv] - special.gammaln(q) + q * np.log(g) \
+            + (px - 1) * lm + px * lx - (px + q) * lxm
         if not need_grad:
             return ll, None
-        ps = special.digamma(px + q)
-        dp = x * ps - x * special.digamma(px) + x * np.log(m) + x * np.log(x) - x * lxm
+        psu = special.digamma(pxu + q)
+        ps = psu[xinv]
+        dp = (xu * (psu - special.digamma(pxu)))[xinv] + x * (lm + lx - lxm)
         dq = ps - special.digamma(q) + np.log(g) - lxm
-        dg = q / g - (px + q) / (g + m * x)
+        dg = q / g - (px + q) / (g + mx)
         return ll, np.column_stack([dp * p, dq * q, dg * g])
 
     def population_mean_spend(self) -> float:

@@ -45,25 +45,34 @@ def _log_hyp2f1_a_a1(a: np.ndarray, b: np.ndarray, z: np.ndarray) -> np.ndarray:
     return (1.0 - b) * np.log1p(-z) + np.log(special.hyp2f1(1.0, a + 1.0 - b, a + 1.0, z))
 
 
-def _log_A0_terms(
-    r: float, alpha: float, s: float, beta: float, x: np.ndarray, tx: np.ndarray, T: np.ndarray
-) -> np.ndarray:
-    """log A0 (FH 2005), -inf where t_x == T."""
+def _log_F(r: float, alpha: float, s: float, beta: float, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """log F(y) of FH 2005 for purchase count x at time y (see the module docstring)."""
     a1 = r + s + x
     if alpha >= beta:
-        b1 = np.full_like(x, s + 1.0)
+        b1 = s + 1.0
         big = alpha
     else:
         b1 = r + x
         big = beta
-    d = abs(alpha - beta)
+    z = abs(alpha - beta) / (big + y)
+    return _log_hyp2f1_a_a1(a1, b1, z) - a1 * np.log(big + y)
 
-    def logF(y: np.ndarray) -> np.ndarray:
-        z = d / (big + y)
-        return _log_hyp2f1_a_a1(a1, b1, z) - a1 * np.log(big + y)
 
-    l1 = logF(tx)
-    l2 = logF(T)
+def _log_A0_terms(
+    r: float, alpha: float, s: float, beta: float, x: np.ndarray, tx: np.ndarray, T: np.ndarray,
+    pairs: dict[str, np.ndarray] | None = None,
+) -> np.ndarray:
+    """log A0 (FH 2005), -inf where t_x == T.
+
+    ``pairs`` (optional) holds the unique (x, t_x) and (x, T) pairs with their inverse indices, so
+    that the Gauss function is evaluated once per pair instead of once per customer.
+    """
+    if pairs is None:
+        l1 = _log_F(r, alpha, s, beta, x, tx)
+        l2 = _log_F(r, alpha, s, beta, x, T)
+    else:
+        l1 = _log_F(r, alpha, s, beta, pairs["x1"], pairs["y1"])[pairs["i1"]]
+        l2 = _log_F(r, alpha, s, beta, pairs["x2"], pairs["y2"])[pairs["i2"]]
     with np.errstate(divide="ignore", invalid="ignore"):
         out = l1 + np.log(-np.expm1(np.minimum(l2 - l1, 0.0)))
     return np.where(T - tx > 0, out, -np.inf)
@@ -89,8 +98,12 @@ class ParetoNBD(BaseFitter):
             raise ModelError(f"Pareto/NBD: {len(x)} customer(s) cannot identify a 4-parameter model")
         (ux, utx, uT), uw, _ = compress_rows([x, tx, T], w)
         keep = uw > 0
-        xu, xinv = np.unique(ux[keep], return_inverse=True)
-        data = {"x": ux[keep], "tx": utx[keep], "T": uT[keep], "w": uw[keep], "xu": xu, "xinv": xinv}
+        x, tx, T = ux[keep], utx[keep], uT[keep]
+        xu, xinv = np.unique(x, return_inverse=True)
+        (x1, y1), _, i1 = compress_rows([x, tx])
+        (x2, y2), _, i2 = compress_rows([x, T])
+        data = {"x": x, "tx": tx, "T": T, "w": uw[keep], "xu": xu, "xinv": xinv,
+                "x1": x1, "y1": y1, "i1": i1, "x2": x2, "y2": y2, "i2": i2}
         self._fit_ml(data)
         return self
 
@@ -132,11 +145,9 @@ class ParetoNBD(BaseFitter):
         xu, xinv = data["xu"], data["xinv"]
         lnC = special.gammaln(r + xu)[xinv] - special.gammaln(r) + r * np.log(alpha) + s * np.log(beta)
         l1 = -(r + x) * np.log(alpha + T) - s * np.log(beta + T)
-        l2 = np.log(s) - np.log(r + s + x) + _log_A0_terms(r, alpha, s, beta, x, tx, T)
+        pairs = data if "i1" in data else None
+        l2 = np.log(s) - np.log(r + s + x) + _log_A0_terms(r, alpha, s, beta, x, tx, T, pairs)
         return lnC + np.logaddexp(l1, l2)
-
-    def _finish(self, logp: np.ndarray, data: dict[str, np.ndarray]) -> None:
-        super()._finish(logp, data)
 
     # ------------------------------------------------------------------ predictions
     def _palive(self, x: np.ndarray, tx: np.ndarray, T: np.ndarray) -> np.ndarray:
