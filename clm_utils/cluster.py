@@ -665,7 +665,8 @@ def factor_analysis(X: pd.DataFrame, n_factors: int | None = None, seed: int = c
     (:data:`VALUE_FEATURES` or :data:`RISK_FEATURES`) holds more of its squared loadings, or
     *other* when the two groups hold less than 30% of them together (e.g. a tenure factor);
     oriented so that a higher score means more value / more risk (otherwise its largest loading
-    is positive), and named after its two strongest indicators.
+    is positive), and named after its two strongest indicators in words (:data:`FEATURE_WORDS`, e.g. a
+    factor loading negatively on ``frequency`` and ``active_share`` is "one-off, faded").
     """
     if X.shape[1] < 3:
         raise ModelError("factor analysis needs at least 3 indicators")
@@ -714,7 +715,11 @@ def factor_analysis(X: pd.DataFrame, n_factors: int | None = None, seed: int = c
             S[c] = -S[c]
         kinds[c] = kind
         top = loadings[c].abs().sort_values(ascending=False).index[:2]
-        names[c] = " + ".join(("-" if loadings.loc[t, c] < 0 else "") + str(t) for t in top)
+        words = []
+        for t in top:
+            hi, lo = FEATURE_WORDS.get(str(t), (f"high {t}", f"low {t}"))
+            words.append(hi if loadings.loc[t, c] > 0 else lo)
+        names[c] = ", ".join(words)
     return FactorResult(
         loadings=loadings,
         scores=S,
@@ -782,6 +787,25 @@ def value_risk_grid(labels: pd.Series, factors: FactorResult | None = None,
     out["risk_source"] = rsrc
     if names is not None:
         out.insert(0, "name", names.reindex(out.index))
+    return out
+
+
+#: What to do with a group in each quadrant of the value x risk grid (THEORY.md stage strategies).
+QUADRANT_ACTIONS: dict[str, tuple[str, str]] = {
+    "high value, low risk": ("stability 稳定期", "Keep and grow: VIP service, share of wallet, lower cost to serve."),
+    "high value, high risk": ("decline 退化期 (worth it)",
+                              "Win back first: find out why they slowed, personal contact, tailored offers."),
+    "low value, low risk": ("exploration/formation 考察/形成期",
+                            "Nurture and up-sell: bundles and cross-sell to raise spend per purchase."),
+    "low value, high risk": ("terminated 终止", "Let go: low-cost automated contact only."),
+}
+
+
+def grid_recommendations(grid: pd.DataFrame) -> pd.DataFrame:
+    """Stage and action per cluster from its quadrant on the value x risk grid (:data:`QUADRANT_ACTIONS`)."""
+    out = grid.copy()
+    out["stage"] = [QUADRANT_ACTIONS[q][0] for q in out["quadrant"]]
+    out["action"] = [QUADRANT_ACTIONS[q][1] for q in out["quadrant"]]
     return out
 
 

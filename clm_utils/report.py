@@ -378,6 +378,10 @@ def run_section(meta: Mapping[str, Any], link_prefix: str = "") -> str:
         ("data-quality warnings", str(data["warnings"])),
     ]
     versions = ", ".join(f"{k} {v}" for k, v in meta["versions"].items())
+    files = "".join(f'<li><a href="{html.escape(link_prefix + f)}">{html.escape(f)}</a></li>'
+                    for f in meta.get("files", []))
+    if files:
+        links += f"</ol><h3>Data files</h3><ul>{files}</ul><ol>"
     return (
         f"<h2>Run <code>{html.escape(meta['run_name'])}</code></h2>"
         f"<p class=\"muted\">Finished {html.escape(meta['finished'])} in {meta['seconds']:.0f} s "
@@ -486,7 +490,8 @@ def run(cfg: RunConfig, log: Callable[[str], None] | None = None) -> Path:
             for i, source in enumerate(sources, 1):
                 bar.set_postfix_str(source.stem)
                 tick = time.time()
-                params = cfg.notebook_parameters() | {k: v for k, v in cfg.params.items() if k in declared[source.stem]}
+                params = cfg.notebook_parameters() | {"output_dir": str(staging)}
+                params |= {k: v for k, v in cfg.params.items() if k in declared[source.stem]}
                 params = {k: v for k, v in params.items() if k in declared[source.stem]}
                 executed = staging / source.name
                 try:
@@ -511,8 +516,10 @@ def run(cfg: RunConfig, log: Callable[[str], None] | None = None) -> Path:
             nav = ' · '.join(f'<a href="{r["notebook"]}.html">{html.escape(r["notebook"])}</a>' for r in reports)
             render_html(staging / source.name, staging / rep["html"], show_code=cfg.show_code,
                         nav=f'<a href="index.html">Index</a> · {nav}', footer=footer)
+        extras = sorted(p.name for p in staging.iterdir() if p.suffix in (".csv", ".parquet", ".xlsx"))
         meta = {
             "run_name": cfg.run_name,
+            "files": extras,
             "finished": finished,
             "seconds": round(time.time() - started, 1),
             "host": platform.node() or "unknown",

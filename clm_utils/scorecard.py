@@ -131,16 +131,22 @@ def key_metrics(card: Scorecard) -> pd.Series:
     return pd.Series(out, name="value", dtype="object")
 
 
+def stage_grid(card: Scorecard) -> pd.DataFrame:
+    """Every stage × pyramid-tier cell (:func:`clm_utils.lifecycle.stage_value_grid`), empty cells included."""
+    from clm_utils import lifecycle
+
+    t = card.table
+    return lifecycle.stage_value_grid(t["stage"], t["pyramid"], t["revenue"], t["clv"] if card.has_clv else None)
+
+
 def action_plan(card: Scorecard) -> pd.DataFrame:
     """Stage × pyramid tier: size, revenue and CLV share, mean P(alive) and the strategy.
 
     Built on :func:`clm_utils.lifecycle.stage_value_grid`, so the strategies are those of the
     lifecycle notebook; empty cells are dropped and rows are sorted by CLV (or revenue) share.
     """
-    from clm_utils import lifecycle
-
     t = card.table
-    grid = lifecycle.stage_value_grid(t["stage"], t["pyramid"], t["revenue"], t["clv"] if card.has_clv else None)
+    grid = stage_grid(card)
     grid = grid[grid["customers"] > 0].reset_index()
     if card.has_clv:
         mean_pa = t.groupby([t["stage"].astype("str"), t["pyramid"].astype("str")], observed=True)["p_alive"].mean()

@@ -58,6 +58,8 @@ def test_full_run_on_a_users_file_renders_every_report(full_run, user_file):
     assert meta["data"]["sha256"] == hashlib.sha256(user_file.read_bytes()).hexdigest()
     assert meta["data"]["customers"] == 2_357 and meta["data"]["rows_read"] == 6_919
     assert meta["data"]["sha256"] in index and "pandas" in index
+    assert "customer_scorecard.csv" in meta["files"] and (run_dir / "customer_scorecard.csv").exists()
+    assert 'href="shop/customer_scorecard.csv"' in index
 
 
 def test_bad_data_exits_2_with_one_line_and_keeps_the_previous_report(full_run, tmp_path):
