@@ -324,7 +324,8 @@ def _relabel_by_size(labels: pd.Series) -> pd.Series:
 
 
 def bootstrap_stability(X: pd.DataFrame, k: int, n_boot: int = 20, seed: int = config.DEFAULT_SEED,
-                        n_init: int = 3, sample_size: int | None = None) -> pd.DataFrame:
+                        n_init: int = 3, sample_size: int | None = None,
+                        reference: pd.Series | None = None) -> pd.DataFrame:
     """Stability of k-means: adjusted Rand index between the reference clustering and clusterings
     fitted on bootstrap resamples (each resample's model labels all customers).
 
@@ -335,6 +336,9 @@ def bootstrap_stability(X: pd.DataFrame, k: int, n_boot: int = 20, seed: int = c
     sample_size
         Size of each resample (default: all customers, drawn with replacement); a smaller size
         speeds it up on large bases.
+    reference
+        The clustering to compare with (e.g. :func:`fit_kmeans` labels, aligned to ``X``); default:
+        a k-means fit on all customers with ``n_init`` starts.
 
     Returns
     -------
@@ -348,7 +352,10 @@ def bootstrap_stability(X: pd.DataFrame, k: int, n_boot: int = 20, seed: int = c
         raise ParameterError("n_boot must be at least 1", parameter="n_boot")
     A = np.asarray(X, dtype=float)
     n = len(A)
-    ref = KMeans(n_clusters=int(k), n_init=n_init, random_state=seed).fit(A).labels_
+    if reference is not None:
+        ref = reference.reindex(X.index).to_numpy()
+    else:
+        ref = KMeans(n_clusters=int(k), n_init=n_init, random_state=seed).fit(A).labels_
     rng = np.random.default_rng(seed)
     m = n if sample_size is None else min(int(sample_size), n)
     rows = []
@@ -398,16 +405,25 @@ def cluster_zscores(prepared: PreparedFeatures, labels: pd.Series) -> pd.DataFra
     return prepared.X.reindex(labels.index).groupby(labels).mean()
 
 
-def name_clusters(zscores: pd.DataFrame, n_words: int = 2, min_abs: float = 0.25) -> pd.Series:
+#: Naming weight of the core RFM features: they are what a business reader recognises first.
+NAME_WEIGHTS: dict[str, float] = {"recency_time": 1.25, "frequency": 1.25, "monetary": 1.25}
+
+
+def name_clusters(zscores: pd.DataFrame, n_words: int = 2, min_abs: float = 0.25,
+                  weights: dict[str, float] | None = None) -> pd.Series:
     """Readable names from the z-score profile: the ``n_words`` features that stand out most.
 
-    Each word says whether the cluster is high or low on that feature (``FEATURE_WORDS``), e.g.
-    "frequent, big-basket".  Features with ``|z| < min_abs`` are not used; a cluster with no such
-    feature is "average".  Duplicate names get a further word, then a number.
+    Features are ranked by ``|z| * weight`` (``weights`` default :data:`NAME_WEIGHTS`: the R, F and
+    M features count 1.25x, other features 1x).  Each word says whether the cluster is high or low
+    on that feature (``FEATURE_WORDS``), e.g. "frequent, big-basket".  Features with
+    ``|z| < min_abs`` are not used; a cluster with no such feature is "average".  Duplicate names
+    get a further word, then a number.
     """
+    w = NAME_WEIGHTS if weights is None else weights
     names: dict[object, str] = {}
     for c, row in zscores.iterrows():
-        order = row.abs().sort_values(ascending=False)
+        score = row.abs() * pd.Series({f: w.get(str(f), 1.0) for f in row.index})
+        order = score.sort_values(ascending=False, kind="stable")
         words = []
         for feat in order.index:
             if abs(row[feat]) < min_abs or len(words) >= n_words + 2:

@@ -63,7 +63,7 @@ TERMS: dict[str, tuple[str, str]] = {
     "kmeans": ("k-means", "K均值聚类"),
     "gaussian_mixture": ("Gaussian mixture model", "高斯混合模型"),
     "silhouette": ("silhouette coefficient", "轮廓系数"),
-    "stability": ("cluster stability", "聚类稳定性"),
+    "cluster_stability": ("cluster stability", "聚类稳定性"),
     "cluster_profile": ("cluster profile", "客户簇画像"),
     "factor_analysis": ("factor analysis", "因子分析"),
     "factor_cluster": ("factor-then-cluster analysis", "因子-聚类分析"),

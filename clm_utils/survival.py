@@ -848,9 +848,23 @@ def cox_ph(
         raise ModelError("covariates are collinear", hint="drop redundant covariates")
     st = None if strata is None else pd.factorize(data.loc[keep, strata])[0]
     model = PHReg(t, Xv, status=e, strata=st, ties=ties)
-    res = model.fit(disp=False)
-    if not np.all(np.isfinite(res.params)):
-        raise ModelError("the Cox model did not converge", hint="check for covariates that separate the outcome")
+    import warnings
+
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        res = model.fit(disp=False)
+    retvals = getattr(res, "mle_retvals", None) or {}
+    converged = bool(retvals.get("converged", True))
+    params = np.asarray(res.params, dtype=float)
+    se = np.sqrt(np.abs(np.diag(np.asarray(res.cov_params()))))
+    # monotone likelihood (separation): a coefficient runs off to infinity; its effect per
+    # standard deviation of the covariate becomes absurd (hazard ratio beyond e^15) and its SE explodes
+    runaway = np.any(np.abs(params * sd) > 15.0) or np.any(~np.isfinite(se)) or np.any(se * sd > 1e3)
+    if not converged or not np.all(np.isfinite(params)) or runaway:
+        raise ModelError("the Cox model did not converge (a covariate may separate churners from the others)",
+                         hint="drop or merge sparse categories, or use more data")
     cov = np.asarray(res.cov_params())
     out = CoxPH(duration_col=duration_col, event_col=event_col, covariates=list(covariates), strata=strata,
                 ties=ties, alpha=alpha)

@@ -261,3 +261,14 @@ def test_unidentifiable_data_is_a_model_error() -> None:
     s = pd.DataFrame({"frequency": [5] * 50, "recency": [10.0] * 50, "T": [10.0] * 50})
     with pytest.raises(ModelError):
         BetaGeo().fit(s)
+
+
+@pytest.mark.parametrize("model_cls", [BetaGeo, ModifiedBetaGeo])
+def test_warm_start_path_gives_the_same_mle(model_cls: type[BetaGeo], cdnow_sample_cal: pd.DataFrame) -> None:
+    # large data use a subsample warm start + BFGS; force that path on the sample and compare
+    plain = model_cls().fit(cdnow_sample_cal)
+    warm = model_cls()
+    warm._warm_rows = 100
+    warm.fit(cdnow_sample_cal)
+    np.testing.assert_allclose(warm.params_, plain.params_, rtol=1e-5)
+    assert warm.log_likelihood_ == pytest.approx(plain.log_likelihood_, abs=1e-6)

@@ -268,3 +268,17 @@ def test_plots_return_axes(cdnow_sample):
     p = rfm.customer_pyramid(s["total_amount"])
     assert rfm.plot_pyramid(rfm.tier_summary(p, s["total_amount"])) is not None
     assert rfm.plot_lorenz(s["total_amount"]) is not None
+
+
+def test_other_bin_counts_map_onto_the_segment_map():
+    rng = np.random.default_rng(3)
+    n = 500
+    sm = _summary(rng.poisson(2, n), rng.uniform(0, 50, n), np.full(n, 60.0), total=rng.gamma(2, 30, n))
+    sc10 = rfm.rfm_scores(sm, bins=10)
+    assert sc10[["R", "F", "M"]].max().max() <= 10
+    seg = rfm.rfm_segments(sc10)
+    assert seg.isin(rfm.SEGMENTS).all()
+    # a customer with top scores on 10 bins is a Champion, bottom scores Lost
+    top = pd.DataFrame({"R": [10, 1], "F": [10, 1], "M": [10, 1]})
+    top.attrs["bins"] = 10
+    assert rfm.rfm_segments(top).tolist() == ["Champions", "Lost"]

@@ -201,6 +201,17 @@ def test_cox_lung_coefficients_and_concordance_match_r(lung):
     assert round(fit.concordance_, 3) == 0.637
 
 
+def test_cox_strata_matches_r_rossi():
+    """R: coxph(Surv(week, arrest) ~ fin + age + strata(race, paro, mar, wexp) + prio, data = rossi):
+    coef -0.3355, -0.0590, 0.1002; loglik -436.9339 (quoted in lifelines' test_estimation.py,
+    test_strata_against_R_output)."""
+    d = pd.read_csv(DATA / "rossi.csv")
+    d["st"] = d[["race", "paro", "mar", "wexp"]].astype(str).agg("-".join, axis=1)
+    fit = cox_ph(d, "week", "arrest", ["fin", "age", "prio"], strata="st")
+    np.testing.assert_allclose(fit.params_, [-0.3355, -0.0590, 0.1002], atol=1e-4)
+    assert fit.log_likelihood_ == pytest.approx(-436.9339, abs=1e-4)
+
+
 def test_cox_strata_and_categorical(lung):
     d = lung.dropna(subset=["ph_ecog"]).assign(sexc=lambda x: x["sex"].map({1: "m", 2: "f"}))
     fit = cox_ph(d, "time", "event", ["age", "sexc"], strata="inst")
@@ -306,3 +317,9 @@ def test_plot_km_returns_axes(lung):
     texts = {t.get_text() for t in risk.texts}
     # at-risk counts below the plot: everyone at day 0 in each group
     assert {"138", "90", "at risk"} <= texts
+
+
+def test_cox_separation_is_a_model_error():
+    d = pd.DataFrame({"t": [1.0, 2, 3, 4, 5, 6], "e": [1, 1, 1, 0, 0, 0], "x": [1.0, 1, 1, 0, 0, 0]})
+    with pytest.raises(ModelError):
+        cox_ph(d, "t", "e", ["x"])

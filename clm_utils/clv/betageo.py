@@ -50,6 +50,7 @@ class BetaGeo(BaseFitter):
     _param_names = ("r", "alpha", "a", "b")
     _model_name = "BG/NBD"
     _m = 0  # 1 for MBG/NBD
+    _warm_rows = 20_000  # distinct rows used by the warm-start fit on large data
 
     # ------------------------------------------------------------------ fitting
     def fit(self, summary: pd.DataFrame, weights: Any = None) -> BetaGeo:
@@ -87,8 +88,21 @@ class BetaGeo(BaseFitter):
             )
         (ux, utx, uT), uw, _ = compress_rows([x, tx, T], w)
         keep = uw > 0
-        data = self._make_data(ux[keep], utx[keep], uT[keep], uw[keep])
-        self._fit_ml(data)
+        ux, utx, uT, uw = ux[keep], utx[keep], uT[keep], uw[keep]
+        x0 = hess0 = None
+        if ux.size > 4 * self._warm_rows:
+            # warm start on large data: a fit on every k-th distinct row (weights scaled by k) lands
+            # close to the optimum and gives the curvature there, so BFGS on the full data needs
+            # only a few steps.  The result is still the full-data MLE (same convergence test).
+            k = ux.size // self._warm_rows
+            sub = slice(0, None, k)
+            try:
+                sub_data = self._make_data(ux[sub], utx[sub], uT[sub], uw[sub] * k)
+                x0 = self._fit_ml(sub_data, finish=False)
+                hess0 = self._mean_hessian(x0, sub_data)
+            except ModelError:
+                x0 = hess0 = None
+        self._fit_ml(self._make_data(ux, utx, uT, uw), x0=x0, hess0=hess0)
         return self
 
     def _make_data(self, x: np.ndarray, tx: np.ndarray, T: np.ndarray, w: np.ndarray) -> dict[str, np.ndarray]:
@@ -97,8 +111,13 @@ class BetaGeo(BaseFitter):
         x, tx, T, w = x[order], tx[order], T[order], w[order]
         n0 = int(np.count_nonzero(x == 0)) if self._m == 0 else 0
         xu, xinv = np.unique(x, return_inverse=True)
+        # logs of (alpha + T) and (alpha + t_x) are taken on the distinct values only (real data
+        # hold few distinct day counts) and gathered back
+        Tu, Tinv = np.unique(T, return_inverse=True)
+        txu, txinv = np.unique(tx[n0:], return_inverse=True)
         return {"x": x, "tx": tx, "T": T, "w": w, "xu": xu, "xinv": xinv, "n0": np.array(n0),
-                "xr": x[n0:], "txr": tx[n0:], "Tr": T[n0:]}
+                "xr": x[n0:], "xinvr": xinv[n0:], "Tu": Tu, "Tinv": Tinv, "Tinvr": Tinv[n0:],
+                "txu": txu, "txinv": txinv}
 
     def _start(self, data: dict[str, np.ndarray]) -> np.ndarray:
         w = data["w"]
@@ -112,21 +131,22 @@ class BetaGeo(BaseFitter):
     ]:
         r, alpha, a, b = np.exp(logp)
         m = self._m
-        x, T, xu, xinv = data["x"], data["T"], data["xu"], data["xinv"]
+        x, xu, xinv = data["x"], data["xu"], data["xinv"]
         n0 = int(data["n0"])
-        xr, txr, Tr = data["xr"], data["txr"], data["Tr"]
+        xr, xinvr = data["xr"], data["xinvr"]
         # terms that depend on x only are evaluated on the unique x values
         gl = special.gammaln(r + xu) + special.gammaln(b + xu + m) - special.gammaln(a + b + xu + m)
         const = -special.gammaln(r) + r * np.log(alpha) - special.gammaln(b) + special.gammaln(a + b)
-        laT = np.log(alpha + T)
+        laTu = np.log(alpha + data["Tu"])
+        laT = laTu[data["Tinv"]]
         rx = r + x
         ll = (gl + const)[xinv] - rx * laT
         # second term (possible dropout after the last purchase): repeat buyers (BG) or everybody (MBG)
-        laTr = laT[n0:]
-        dlog = laTr - np.log(alpha + txr)
+        latxu = np.log(alpha + data["txu"])
+        dlog = laTu[data["Tinvr"]] - latxu[data["txinv"]]
         rxr = rx[n0:]
-        den = b + xr - 1 + m
-        u = np.log(a) - np.log(den) + rxr * dlog
+        ldenu = np.log(b + xu - 1 + m) if m == 1 else np.log(np.maximum(b + xu - 1, 1e-300))
+        u = (np.log(a) - ldenu)[xinvr] + rxr * dlog
         e = np.exp(-np.abs(u))
         ll[n0:] += np.maximum(u, 0.0) + np.log1p(e)
         if not need_grad:
@@ -138,13 +158,14 @@ class BetaGeo(BaseFitter):
         dab = special.digamma(a + b)
         g = np.empty((x.size, 4))
         g[:, 0] = (psi_x - special.digamma(r) + np.log(alpha))[xinv] - laT
-        g[:, 1] = r / alpha - rx / (alpha + T)
+        inv_aT = 1.0 / (alpha + data["Tu"])
+        g[:, 1] = r / alpha - rx * inv_aT[data["Tinv"]]
         g[:, 2] = (dab - psi_abx)[xinv]
         g[:, 3] = (psi_bx - psi_abx - special.digamma(b) + dab)[xinv]
         g[n0:, 0] += s * dlog
-        g[n0:, 1] += s * rxr * (1.0 / (alpha + Tr) - 1.0 / (alpha + txr))
+        g[n0:, 1] += s * rxr * (inv_aT[data["Tinvr"]] - (1.0 / (alpha + data["txu"]))[data["txinv"]])
         g[n0:, 2] += s / a
-        g[n0:, 3] -= s / den
+        g[n0:, 3] -= s * (1.0 / np.exp(ldenu))[xinvr]
         g *= np.array([r, alpha, a, b])
         return ll, g
 

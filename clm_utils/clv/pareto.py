@@ -114,13 +114,19 @@ class ParetoNBD(BaseFitter):
         scale = max(mean_T / (mean_x + 1.0), 1e-3)
         return np.log([1.0, scale, 1.0, scale])
 
-    def _fit_ml(self, data: dict[str, np.ndarray]) -> None:
-        # finite-difference gradient of the per-row likelihood, handed to L-BFGS-B
+    def _fit_ml(self, data: dict[str, np.ndarray], x0: np.ndarray | None = None, finish: bool = True,
+                hess0: np.ndarray | None = None) -> np.ndarray:
+        # the optimiser gets a finite-difference gradient of the per-row likelihood; the observed
+        # information is then taken from central second differences of the likelihood itself
+        # (nested differences of a differenced gradient would be too noisy in the flat beta direction)
         self._has_gradient = True
         try:
-            super()._fit_ml(data)
+            logp = super()._fit_ml(data, x0=x0, finish=False, hess0=hess0)
         finally:
             self._has_gradient = False
+        if finish:
+            self._finish(logp, data)
+        return logp
 
     def _loglik_rows(self, logp: np.ndarray, data: dict[str, np.ndarray], need_grad: bool) -> tuple[
         np.ndarray, np.ndarray | None
