@@ -17,7 +17,8 @@ lifetimes comparison: lifetimes is not a project dependency and breaks on pandas
 in a separate interpreter (``--lifetimes-python``, default ``/tmp/bench-venv/bin/python`` when it
 exists, a venv with ``lifetimes==0.11.3`` and ``pandas<3``).  The same frequency/recency/T arrays
 are passed through a ``.npz`` file and ``BetaGeoFitter().fit(frequency, recency, T)`` -- its
-default, uncompressed fit -- is timed in that subprocess, in the same run.  Its peak memory is
+default, uncompressed fit -- is timed in that subprocess, in the same run (best of
+``--lifetimes-repeat``).  Its peak memory is
 the subprocess's maximum resident set size (a different measure from tracemalloc: it includes
 the interpreter).  When no such interpreter is available the comparison is skipped.
 """
@@ -52,10 +53,12 @@ import json, sys, time, resource
 import numpy as np
 from lifetimes import BetaGeoFitter
 d = np.load(sys.argv[1])
-t = time.perf_counter()
-m = BetaGeoFitter().fit(d["frequency"], d["recency"], d["T"])
-el = time.perf_counter() - t
-print(json.dumps({"seconds": el, "params": {k: float(v) for k, v in m.params_.items()},
+times = []
+for _ in range(int(sys.argv[2])):
+    t = time.perf_counter()
+    m = BetaGeoFitter().fit(d["frequency"], d["recency"], d["T"])
+    times.append(time.perf_counter() - t)
+print(json.dumps({"seconds": min(times), "all": times, "params": {k: float(v) for k, v in m.params_.items()},
                   "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
@@ -92,7 +95,7 @@ def peak_mb(factory, data: pd.DataFrame) -> float:
     return peak / 2**20
 
 
-def run_lifetimes(python: str, data: pd.DataFrame, timeout: int) -> dict | None:
+def run_lifetimes(python: str, data: pd.DataFrame, timeout: int, repeat: int = 2) -> dict | None:
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "data.npz")
         np.savez(path, frequency=data["frequency"].to_numpy(float), recency=data["recency"].to_numpy(float),
@@ -100,7 +103,7 @@ def run_lifetimes(python: str, data: pd.DataFrame, timeout: int) -> dict | None:
         script = os.path.join(tmp, "lt.py")
         Path(script).write_text(LIFETIMES_SCRIPT)
         try:
-            res = subprocess.run([python, script, path], capture_output=True, text=True, timeout=timeout)
+            res = subprocess.run([python, script, path, str(repeat)], capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
             return {"error": f"timed out after {timeout} s"}
         if res.returncode != 0:
@@ -126,6 +129,7 @@ def main() -> None:
     ap.add_argument("--lifetimes-python", default=None)
     ap.add_argument("--no-lifetimes", action="store_true")
     ap.add_argument("--lifetimes-timeout", type=int, default=1800)
+    ap.add_argument("--lifetimes-repeat", type=int, default=2, help="lifetimes timing repeats (best of)")
     args = ap.parse_args()
 
     lt_py = None if args.no_lifetimes else lifetimes_python(args.lifetimes_python)
@@ -153,13 +157,14 @@ def main() -> None:
             print(f"{name:12s} fit {sec:7.2f} s  peak {mem:7.1f} MB  ({ps})")
             rows.append({"n": n, "model": name, "seconds": sec, "peak_mb": mem})
         if lt_py:
-            lt = run_lifetimes(lt_py, data, args.lifetimes_timeout)
+            lt = run_lifetimes(lt_py, data, args.lifetimes_timeout, args.lifetimes_repeat)
             ours = next(r["seconds"] for r in rows if r["n"] == n and r["model"] == "BG/NBD")
             if lt is None or "error" in lt:
                 print(f"lifetimes BetaGeoFitter: failed ({lt})")
             else:
                 ps = ", ".join(f"{k}={v:.4f}" for k, v in lt["params"].items())
-                print(f"lifetimes BetaGeoFitter (default, uncompressed) fit {lt['seconds']:7.2f} s  "
+                print(f"lifetimes BetaGeoFitter (default, uncompressed) fit {lt['seconds']:7.2f} s (best of "
+                      f"{len(lt['all'])}: {', '.join(f'{v:.1f}' for v in lt['all'])})  "
                       f"max RSS {lt['maxrss_mb']:7.1f} MB  ({ps})")
                 print(f"-> BG/NBD speed-up vs lifetimes at {n:,}: {lt['seconds'] / ours:.1f}x")
                 rows.append({"n": n, "model": "lifetimes BetaGeoFitter", "seconds": lt["seconds"],

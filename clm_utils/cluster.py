@@ -54,6 +54,22 @@ FEATURE_ZH: dict[str, str] = {
     "items_per_purchase": "每次购买件数",
 }
 
+#: Unit of each raw feature ("{time}" = the notebook's time unit, "{currency}" = the currency).
+FEATURE_UNITS: dict[str, str] = {
+    "recency_time": "{time}", "frequency": "purchase days", "monetary": "{currency} per purchase day",
+    "tenure": "{time}", "ipt_mean": "{time}", "ipt_cv": "ratio", "spend_trend": "relative change per purchase",
+    "largest_purchase": "{currency}", "first_amount": "{currency}", "active_share": "share of tenure",
+    "items_per_purchase": "items per purchase day",
+}
+
+
+def feature_label(feature: str, time_unit_name: str = "weeks", currency: str = "USD") -> str:
+    """``"feature (unit)"`` for axis labels, e.g. ``"largest_purchase (USD)"``."""
+    unit = FEATURE_UNITS.get(feature, "")
+    unit = unit.replace("{time}", time_unit_name).replace("{currency}", currency)
+    return f"{feature} ({unit})" if unit else feature
+
+
 #: Features that describe value (worth) and those that describe (churn) risk, for labelling factors
 #: and for the factor-then-cluster value x risk grid.  Both are oriented so that higher = more value
 #: / more risk.  Other features (tenure, ipt_cv, spend_trend, active_share) are neither.
@@ -486,10 +502,10 @@ def cluster_recommendations(profiles: pd.DataFrame, names: pd.Series) -> pd.Data
     above-average value -> win back (decline, worth it); lapsed and low value -> let go / low cost.
     """
     rows = []
-    med_rec = float(np.average(profiles["recency_time"], weights=profiles["customers"])) if "recency_time" in profiles else np.nan
+    avg_rec = float(np.average(profiles["recency_time"], weights=profiles["customers"])) if "recency_time" in profiles else np.nan
     for c, p in profiles.iterrows():
         lift = p["revenue_share"] / p["customer_share"] if p["customer_share"] > 0 else 0.0
-        recent = "recency_time" in p and p["recency_time"] <= med_rec
+        recent = "recency_time" in p and p["recency_time"] <= avg_rec
         if lift >= 1.5 and recent:
             act, stage = "Retain and grow share of wallet; VIP service, lower cost to serve.", "stability 稳定期"
         elif lift >= 1.5:

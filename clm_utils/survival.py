@@ -906,9 +906,13 @@ def plot_km(
         sf = f.survival_function_
         color = f"C{i % 10}"
         med = "" if not np.isfinite(f.median_) else f", median {f.median_:.1f}"
-        ax.step(sf.index, sf["survival"], where="post", color=color, label=f"{name} (n={f.n_:,}{med})")
+        # start at S = 1 just before time 0 so that events at time 0 show as a drop
+        x = np.concatenate([[0.0], sf.index.to_numpy(dtype=float)])
+        ax.step(x, np.concatenate([[1.0], sf["survival"].to_numpy()]), where="post", color=color,
+                label=f"{name} (n={f.n_:,}{med})")
         if ci:
-            ax.fill_between(sf.index, sf["lower"], sf["upper"], step="post", color=color, alpha=0.15, lw=0)
+            ax.fill_between(x, np.concatenate([[1.0], sf["lower"].to_numpy()]),
+                            np.concatenate([[1.0], sf["upper"].to_numpy()]), step="post", color=color, alpha=0.15, lw=0)
         if show_median and np.isfinite(f.median_):
             ax.plot([f.median_], [0.5], marker="o", color=color, ms=4)
     ax.axhline(0.5, color="grey", lw=0.6, ls=":")

@@ -244,6 +244,8 @@ def test_behaviour_features_by_hand():
     assert b["ipt_mean"] == b["tenure"] == 36 and b["ipt_cv"] == 0 and b["spend_trend"] == 0
     c = f.loc["c"]  # two purchases: one gap, CV undefined -> 0; trend (10 - 50) / 1 / 30
     assert c["ipt_cv"] == 0 and c["spend_trend"] == pytest.approx(-40.0 / 30.0)
+    assert cl.feature_label("largest_purchase", "days", "EUR") == "largest_purchase (EUR)"
+    assert cl.feature_label("ipt_mean", "days", "EUR") == "ipt_mean (days)"
     f2 = cl.behaviour_features(s, _tx(quantity=False))
     assert "items_per_purchase" not in f2.columns
     pd.testing.assert_frame_equal(f2, f.drop(columns="items_per_purchase"))

@@ -323,3 +323,52 @@ def test_cox_separation_is_a_model_error():
     d = pd.DataFrame({"t": [1.0, 2, 3, 4, 5, 6], "e": [1, 1, 1, 0, 0, 0], "x": [1.0, 1, 1, 0, 0, 0]})
     with pytest.raises(ModelError):
         cox_ph(d, "t", "e", ["x"])
+
+
+# ------------------------------------------------------------------ censoring edge cases end to end
+def _many(rows):
+    return _tx([(c, d, 10.0) for c, d in rows])
+
+
+def test_everyone_churned():
+    tx = _many([("a", "2020-01-01"), ("a", "2020-02-01"), ("b", "2020-01-15"), ("c", "2020-03-01")])
+    d = churn_durations(tx, "2021-01-01", inactivity=30, time_unit="D")
+    assert d["event"].tolist() == [1, 1, 1]
+    km = kaplan_meier(d["duration"], d["event"])
+    # two one-time buyers churn at 0, the third customer at day 31
+    assert km.predict([0]).iloc[0] == pytest.approx(1 / 3) and km.predict([31]).iloc[0] == 0
+    assert km.median_ == 0
+
+
+def test_nobody_churned():
+    tx = _many([("a", "2020-12-01"), ("a", "2020-12-20"), ("b", "2020-12-30")])
+    d = churn_durations(tx, "2021-01-01", inactivity=30, time_unit="D")
+    assert d["event"].sum() == 0
+    km = kaplan_meier(d["duration"], d["event"])
+    assert (km.survival_function_["survival"] == 1).all() and np.isinf(km.median_)
+    assert np.isinf(km.median_ci_[0]) and np.isinf(km.median_ci_[1])
+    with pytest.raises(ModelError):
+        logrank_test(d["duration"], d["event"], ["x", "y"])
+    with pytest.raises(ModelError):
+        cox_ph(d.assign(x=[1.0, 2.0]), "duration", "event", ["x"])
+
+
+def test_single_customer():
+    tx = _many([("only", "2020-01-01"), ("only", "2020-03-01")])
+    d = churn_durations(tx, "2021-01-01", inactivity=30, time_unit="D")
+    assert len(d) == 1 and d.loc["only", "event"] == 1 and d.loc["only", "duration"] == 60
+    km = kaplan_meier(d["duration"], d["event"])
+    assert km.median_ == 60 and km.n_ == 1
+    censored = churn_durations(tx, "2020-03-10", inactivity=30, time_unit="D")
+    assert censored.loc["only", "event"] == 0
+    assert np.isinf(kaplan_meier(censored["duration"], censored["event"]).median_)
+
+
+def test_tables_of_several_curves(lung):
+    from clm_utils.survival import median_table, survival_at
+
+    fits = km_by_group(lung["time"], lung["event"], lung["sex"], conf_type="log")
+    med = median_table(fits)
+    assert med.loc["1", "median"] == 270 and med.loc["2", "n"] == 90
+    s = survival_at(fits, [0, 270])
+    assert s.loc["1", 0] == 1.0 and s.loc["1", 270] <= 0.5 < s.loc["2", 270]

@@ -505,16 +505,28 @@ class _single_thread_blas:
     """Limit BLAS to one thread during a fit: the problems are tiny (4 parameters), and a
     multi-threaded BLAS on a loaded machine spends far more time waking threads than computing."""
 
-    def __enter__(self) -> _single_thread_blas:
-        try:
-            from threadpoolctl import threadpool_limits
+    _controller: Any = None
+    _depth = 0
 
-            self._ctx: Any = threadpool_limits(limits=1, user_api="blas")
+    def __enter__(self) -> _single_thread_blas:
+        self._ctx: Any = None
+        if _single_thread_blas._depth > 0:  # already limited by an outer fit
+            _single_thread_blas._depth += 1
+            return self
+        try:
+            if _single_thread_blas._controller is None:
+                from threadpoolctl import ThreadpoolController
+
+                # scanning the loaded libraries is the slow part: do it once per process
+                _single_thread_blas._controller = ThreadpoolController()
+            self._ctx = _single_thread_blas._controller.limit(limits=1, user_api="blas")
         except Exception:  # threadpoolctl missing or unusable: run as is
             self._ctx = None
+        _single_thread_blas._depth += 1
         return self
 
     def __exit__(self, *exc: object) -> None:
+        _single_thread_blas._depth -= 1
         if self._ctx is not None:
             self._ctx.restore_original_limits()
 
