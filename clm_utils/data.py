@@ -546,6 +546,20 @@ def _check_policy(name: str, value: str, allowed: tuple[str, ...]) -> None:
                              hint=f"use one of {', '.join(allowed)}")
 
 
+def _apply_policy(out: pd.DataFrame, mask: np.ndarray, policy: str, report: QualityReport, label: str,
+                  column: str | None, what: str, check: str, hint: str) -> pd.DataFrame:
+    """Raise on, drop, or keep the rows in ``mask``, and record the count in the report."""
+    n = int(mask.sum())
+    if n and policy == "raise":
+        raise DataError(f"{n:,} {what}", file=label, column=column, rows=out["_line"].to_numpy()[mask][:5].tolist(),
+                        n_rows=n, hint=hint)
+    if policy == "drop":
+        report.add(f"{check} dropped", n)
+        return out[~mask]
+    report.add(f"{check} kept", n, status="info" if n else "ok")
+    return out
+
+
 def clean_transactions(
     frame: pd.DataFrame,
     *,
@@ -670,50 +684,25 @@ def clean_transactions(
                    status="info" if n_after else "ok")
         out = out[~after]
 
-    # exact duplicates
+    # exact duplicates, zero amounts, then returns (sorted first: netting walks back through a history)
     subset = [c for c in (config.CUSTOMER_ID, config.DATE, config.AMOUNT, config.QUANTITY) if c in out]
-    dup = out.duplicated(subset=subset, keep="first").to_numpy()
-    n_dup = int(dup.sum())
-    if n_dup and duplicates == "raise":
-        raise DataError(f"{n_dup:,} rows are exact duplicates of earlier rows", file=label,
-                        rows=out["_line"].to_numpy()[dup][:5].tolist(), n_rows=n_dup,
-                        hint="remove them, or pass --duplicates drop (or keep if they are real repeat purchases)")
-    if duplicates == "drop":
-        report.add("exact duplicate rows dropped", n_dup)
-        out = out[~dup]
-    else:
-        report.add("exact duplicate rows kept", n_dup, status="info" if n_dup else "ok")
-
-    # zero amounts
-    is_zero = (out[config.AMOUNT] == 0).to_numpy()
-    n_zero = int(is_zero.sum())
-    if n_zero and zero == "raise":
-        raise DataError(f"{n_zero:,} amounts are zero", file=label, column=config.AMOUNT,
-                        rows=out["_line"].to_numpy()[is_zero][:5].tolist(), n_rows=n_zero,
-                        hint="pass --zero drop (free items, test orders) or --zero keep")
-    if zero == "drop":
-        report.add("zero-amount rows dropped", n_zero)
-        out = out[~is_zero]
-    else:
-        report.add("zero-amount rows kept", n_zero, status="info" if n_zero else "ok")
-
-    # sort before netting returns (it walks back through each customer's history)
+    out = _apply_policy(out, out.duplicated(subset=subset, keep="first").to_numpy(), duplicates, report, label,
+                        None, "rows are exact duplicates of earlier rows", "exact duplicate rows",
+                        "remove them, or pass --duplicates drop (or keep if they are real repeat purchases)")
+    out = _apply_policy(out, (out[config.AMOUNT] == 0).to_numpy(), zero, report, label, config.AMOUNT,
+                        "amounts are zero", "zero-amount rows",
+                        "pass --zero drop (free items, test orders) or --zero keep")
     out = out.sort_values([config.CUSTOMER_ID, config.DATE, "_line"], kind="mergesort")
     is_neg = (out[config.AMOUNT] < 0).to_numpy()
     n_neg = int(is_neg.sum())
-    if n_neg and negative == "raise":
-        raise DataError(f"{n_neg:,} amounts are negative (returns or refunds)", file=label, column=config.AMOUNT,
-                        rows=out["_line"].to_numpy()[is_neg][:5].tolist(), n_rows=n_neg,
-                        hint="pass --negative net (net returns against purchases) or --negative drop")
-    if negative == "drop":
-        report.add("negative-amount rows (returns) dropped", n_neg)
-        out = out[~is_neg]
-    elif n_neg:
+    if negative != "net" or not n_neg:
+        out = _apply_policy(out, is_neg, "keep" if negative == "net" else negative, report, label, config.AMOUNT,
+                            "amounts are negative (returns or refunds)", "negative-amount rows (returns)",
+                            "pass --negative net (net returns against purchases) or --negative drop")
+    else:
         out, n_netted, n_unmatched = net_returns(out)
         report.add("returns netted against earlier purchases", n_netted)
         report.add("returns without an earlier purchase dropped", n_unmatched)
-    else:
-        report.add("negative amounts (returns)", 0)
 
     out = out.drop(columns="_line").reset_index(drop=True)
     if out.empty:

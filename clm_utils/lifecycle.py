@@ -55,6 +55,7 @@ import numpy as np
 import pandas as pd
 
 from clm_utils.errors import DataError, ModelError, ParameterError
+from clm_utils.summary import purchase_days
 
 __all__ = [
     "STAGES",
@@ -153,8 +154,7 @@ def _purchase_days(transactions: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFr
     tx = transactions.loc[transactions["date"] <= as_of, ["customer_id", "date", "amount"]]
     if len(tx) == 0:
         raise DataError(f"no transactions on or before {as_of.date()}", hint="use a later as-of date")
-    days = tx.groupby(["customer_id", "date"], sort=True, observed=True)["amount"].sum().reset_index()
-    return days
+    return purchase_days(tx)[["customer_id", "date", "amount"]]
 
 
 def _pooled_median_ipt(days: pd.DataFrame) -> float:

@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from clm_utils.config import unit_days
 from clm_utils.errors import DataError, ModelError, ParameterError
 
 __all__ = [
@@ -57,21 +58,6 @@ __all__ = [
     "inactivity_sensitivity",
     "survival_at",
 ]
-
-_UNIT_DAYS = {"D": 1.0, "W": 7.0, "M": 365.25 / 12.0, "Q": 365.25 / 4.0, "Y": 365.25}
-
-
-def _unit_days(time_unit: str) -> float:
-    try:  # the lead's config is the single source of truth when present
-        from clm_utils.config import unit_days
-
-        return float(unit_days(time_unit))
-    except ImportError:  # pragma: no cover - config always exists in the repo
-        key = str(time_unit).upper()
-        if key not in _UNIT_DAYS:
-            raise ParameterError(f"time unit {time_unit!r} is not known", parameter="time_unit") from None
-        return _UNIT_DAYS[key]
-
 
 def _check_transactions(transactions: pd.DataFrame, need_amount: bool = True) -> None:
     if not isinstance(transactions, pd.DataFrame):
@@ -97,7 +83,7 @@ def _to_days(value: Any, time_unit: str, name: str) -> float:
             raise ParameterError(f"{value!r} is not a duration", parameter=name, hint="e.g. 26 or '182D'") from exc
     else:
         try:
-            days = float(value) * _unit_days(time_unit)
+            days = float(value) * unit_days(time_unit)
         except (TypeError, ValueError) as exc:
             raise ParameterError(f"{value!r} is not a number", parameter=name) from exc
     if not np.isfinite(days) or days <= 0:
@@ -145,7 +131,7 @@ def churn_durations(
         raise ParameterError(
             f"churn_time must be 'last_purchase' or 'declared', got {churn_time!r}", parameter="churn_time"
         )
-    unit = _unit_days(time_unit)
+    unit = unit_days(time_unit)
     window = _to_days(inactivity, time_unit, "inactivity")
     tx = transactions[["customer_id", "date", "amount"]]
     as_of_ts = pd.Timestamp(as_of) if as_of is not None else tx["date"].max()
@@ -203,7 +189,7 @@ def landmark_durations(
     DataFrame indexed by ``customer_id``: ``duration`` (time units from the landmark), ``event``.
     """
     _check_transactions(transactions, need_amount=False)
-    unit = _unit_days(time_unit)
+    unit = unit_days(time_unit)
     window = _to_days(inactivity, time_unit, "inactivity")
     lm = pd.Timestamp(landmark)
     end = pd.Timestamp(as_of) if as_of is not None else transactions["date"].max()
