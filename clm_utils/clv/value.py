@@ -343,13 +343,40 @@ def plot_value_matrix(matrix: pd.DataFrame, ax: Axes | None = None, currency: st
     ax.axhline(ps, color="black", lw=1)
     ax.set_xscale("symlog", linthresh=max(cs / 10, 1e-6))
     ax.set_yscale("symlog", linthresh=max(ps / 10, 1e-6))
+    ax.set_xlim(left=min(0.0, float(matrix["current"].min())))
+    ax.set_ylim(bottom=min(0.0, float(matrix["potential"].min())))
     money(ax, "x", currency)
     money(ax, "y", currency)
+    _small_money(ax, currency)
     ax.set_xlabel(f"current value (realised margin, {currency})")
     ax.set_ylabel(f"potential value (predicted CLV, {currency})")
     ax.set_title("Current x potential value matrix")
     ax.legend(loc="upper left", fontsize=8, markerscale=3)
     return ax
+
+
+def _small_money(ax: Axes, currency: str) -> None:
+    """Money tick labels that keep values below 1 readable ($0.25 rather than $0)."""
+    from matplotlib.ticker import FuncFormatter
+
+    from clm_utils.plots import currency_symbol
+
+    sym = currency_symbol(currency)
+
+    def fmt(v: float, _pos: int) -> str:
+        a = abs(v)
+        if a == 0:
+            return f"{sym}0"
+        if a < 1:
+            return f"{'-' if v < 0 else ''}{sym}{a:.2g}"
+        if a >= 1e6:
+            return f"{sym}{v / 1e6:.1f}M"
+        if a >= 1e3:
+            return f"{sym}{v / 1e3:.0f}k"
+        return f"{sym}{v:,.0f}"
+
+    ax.xaxis.set_major_formatter(FuncFormatter(fmt))
+    ax.yaxis.set_major_formatter(FuncFormatter(fmt))
 
 
 def plot_clv_distribution(clv: pd.Series, ax: Axes | None = None, currency: str = "USD", bins: int = 60) -> Axes:
