@@ -18,9 +18,16 @@ from clm_utils.summary import purchase_days
 PERIODS = {"D": "day", "W": "week", "M": "month", "Q": "quarter", "Y": "year"}
 
 
-def _period(dates: pd.Series, freq: str) -> pd.Series:
+def period_name(freq: str) -> str:
+    """``"month"`` for ``M`` and so on; a ParameterError for anything else."""
     if freq not in PERIODS:
-        raise ParameterError(f"{freq!r} is not a period", parameter="freq", hint=f"use one of {', '.join(PERIODS)}")
+        raise ParameterError(f"{freq!r} is not a calendar period", parameter="period",
+                             hint=f"use one of {', '.join(PERIODS)}")
+    return PERIODS[freq]
+
+
+def _period(dates: pd.Series, freq: str) -> pd.Series:
+    period_name(freq)
     return dates.dt.to_period(freq)
 
 

@@ -103,7 +103,6 @@ TERMS: dict[str, tuple[str, str]] = {
     "most_valuable": ("most valuable customers", "最有价值客户"),
     "growth_potential": ("growth-potential customers", "潜力客户"),
     "maintain": ("maintain customers", "维持型客户"),
-    "low_value": ("low-value customers", "低价值客户"),
     # --- lifecycle and survival ---
     "stage": ("lifecycle stage", "生命周期阶段"),
     "exploration": ("exploration", "考察期"),
@@ -126,8 +125,6 @@ TERMS: dict[str, tuple[str, str]] = {
     "cox_model": ("Cox proportional-hazards model", "Cox 比例风险模型"),
     "concordance": ("concordance (C-index)", "一致性指数"),
     "proportional_hazards": ("proportional-hazards assumption", "比例风险假设"),
-    "retention_rate": ("retention rate", "留存率"),
-    "derl": ("discounted expected residual lifetime", "折现预期剩余寿命"),
 }
 
 

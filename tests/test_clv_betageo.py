@@ -272,3 +272,39 @@ def test_warm_start_path_gives_the_same_mle(model_cls: type[BetaGeo], cdnow_samp
     warm.fit(cdnow_sample_cal)
     np.testing.assert_allclose(warm.params_, plain.params_, rtol=1e-5)
     assert warm.log_likelihood_ == pytest.approx(plain.log_likelihood_, abs=1e-6)
+
+
+def test_quadrature_fallback_equals_the_closed_form_where_both_apply():
+    # E[purchases in t | alive] (FHL 2005 eq. 10 without P(alive)): the hypergeometric closed form holds
+    # when a + b + x - 1 > 0; the Gauss-Jacobi fallback (used when it does not) must agree with it there
+    from scipy import special
+
+    from clm_utils.clv.betageo import _expected_given_alive_quadrature
+
+    rng = np.random.default_rng(3)
+    a, b, r, alpha = 0.79, 2.43, 0.24, 4.41
+    x = rng.integers(0, 8, 200).astype(float)
+    T = rng.uniform(1, 39, 200)
+    t = rng.uniform(1, 52, 200)
+    k, bb = r + x, b + x
+    c = a + bb - 1
+    z = t / (alpha + T + t)
+    closed = c / (a - 1) * (1 - (1 - z) ** k * special.hyp2f1(k, bb, c, z))
+    quad = _expected_given_alive_quadrature(t / (alpha + T), k, bb, a)
+    np.testing.assert_allclose(quad, closed, rtol=1e-9)
+
+
+def test_clv_is_fast_and_finite_when_a_plus_b_is_below_one(cdnow_sample):
+    # a small subset fits a + b < 1, where the closed form breaks down (c <= 0 for one-time buyers)
+    from clm_utils.clv import GammaGamma, customer_lifetime_value
+    from clm_utils.summary import summarize
+
+    ids = sorted(cdnow_sample["customer_id"].unique())[:60]
+    s = summarize(cdnow_sample[cdnow_sample["customer_id"].isin(ids)], "1998-06-30")
+    bg = BetaGeo().fit(s)
+    assert bg.params_["a"] + bg.params_["b"] < 1
+    values = customer_lifetime_value(bg, GammaGamma().fit(s), s, horizon="12M")
+    assert np.isfinite(values["clv"]).all() and (values["clv"] >= 0).all()
+    # expected purchases grow with the horizon for every customer
+    longer = customer_lifetime_value(bg, GammaGamma().fit(s), s, horizon="24M")
+    assert (longer["expected_purchases"] >= values["expected_purchases"] - 1e-12).all()

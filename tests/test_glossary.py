@@ -33,3 +33,15 @@ def test_term_both_and_localize():
     assert localize(frame, "en") is frame
     with pytest.raises(ParameterError):
         term("clv", "fr")
+
+
+def test_no_key_is_defined_twice():
+    # a repeated key in a dict literal silently overwrites the earlier entry
+    import ast
+
+    from clm_utils import glossary
+
+    tree = ast.parse(open(glossary.__file__, encoding="utf-8").read())
+    keys = [k.value for node in ast.walk(tree) if isinstance(node, ast.Dict)
+            for k in node.keys if isinstance(k, ast.Constant)]
+    assert len(keys) == len(set(keys))
