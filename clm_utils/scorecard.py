@@ -59,6 +59,7 @@ def customer_scorecard(
     horizon: str = "12M",
     discount_rate: float = 0.10,
     margin: float = 1.0,
+    stages_from_p_alive: bool = False,
 ) -> Scorecard:
     """Join value, behaviour and relationship stage per customer.
 
@@ -73,6 +74,9 @@ def customer_scorecard(
     time_unit, horizon, discount_rate, margin
         CLV settings (see :func:`clm_utils.clv.customer_lifetime_value`): horizon with a unit,
         annual discount rate, profit margin on revenue.
+    stages_from_p_alive
+        False (default, as in notebook 04): stages from each customer's silence relative to their
+        own rhythm; True: BG/NBD P(alive) replaces the silence rule for repeat buyers.
     """
     from clm_utils import lifecycle, rfm
     from clm_utils.clv import BetaGeo, GammaGamma, customer_lifetime_value
@@ -99,7 +103,8 @@ def customer_scorecard(
     except ModelError as exc:
         notes.append(f"No CLV: the BG/NBD model cannot be fitted on this data ({exc.message}); "
                      "value tiers use historical revenue instead.")
-    stages = lifecycle.assign_stages(transactions, observation_end, p_alive=p_alive)
+    stages = lifecycle.assign_stages(transactions, observation_end,
+                                     p_alive=p_alive if stages_from_p_alive else None)
     table["stage"] = stages["stage"].reindex(table.index)
     basis = table["clv"] if "clv" in table else table["revenue"]
     table["pyramid"] = rfm.customer_pyramid(basis)
@@ -122,7 +127,8 @@ def key_metrics(card: Scorecard) -> pd.Series:
             100 * float(t["stage"].astype("str").isin(["decline", "terminated"]).mean()), 1),
     }
     if card.has_clv:
-        out["mean P(alive)"] = round(float(t["p_alive"].mean()), 3)
+        repeat = t["frequency"] > 0  # BG/NBD gives every one-time buyer P(alive) = 1: leave them out of the mean
+        out["mean P(alive), repeat buyers"] = round(float(t.loc[repeat, "p_alive"].mean()), 3) if repeat.any() else None
         out[f"expected purchases, next {card.horizon_label}"] = round(float(t["expected_purchases"].sum()), 0)
         out[f"total CLV, next {card.horizon_label}"] = round(float(t["clv"].sum()), 2)
         top = t["clv"].sort_values(ascending=False)
