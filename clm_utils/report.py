@@ -344,7 +344,8 @@ def package_versions() -> dict[str, str]:
 
 
 def _index_page(title: str, sections: list[str]) -> str:
-    style = ("body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;max-width:980px;margin:2em auto;"
+    style = ("body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,'Noto Sans CJK SC','PingFang SC',"
+             "'Microsoft YaHei',sans-serif;max-width:980px;margin:2em auto;"
              "padding:0 1em;color:#222}table{border-collapse:collapse;margin:0.5em 0 1.5em}td,th{border:1px solid #ccc;"
              "padding:4px 10px;text-align:left;vertical-align:top}th{background:#f3f3f3}code{background:#f6f6f6;"
              "padding:1px 4px}h1{font-size:1.6em}h2{font-size:1.25em;margin-top:1.5em}.muted{color:#666}")

@@ -146,7 +146,7 @@ def stage_grid(card: Scorecard) -> pd.DataFrame:
 
 
 def action_plan(card: Scorecard) -> pd.DataFrame:
-    """Stage × pyramid tier: size, revenue and CLV share, mean P(alive) and the strategy.
+    """Stage × pyramid tier: size, revenue and CLV share, mean P(alive) of its repeat buyers, and the strategy.
 
     Built on :func:`clm_utils.lifecycle.stage_value_grid`, so the strategies are those of the
     lifecycle notebook; empty cells are dropped and rows are sorted by CLV (or revenue) share.
@@ -155,9 +155,10 @@ def action_plan(card: Scorecard) -> pd.DataFrame:
     grid = stage_grid(card)
     grid = grid[grid["customers"] > 0].reset_index()
     if card.has_clv:
-        mean_pa = t.groupby([t["stage"].astype("str"), t["pyramid"].astype("str")], observed=True)["p_alive"].mean()
+        rep = t[t["frequency"] > 0]  # one-time buyers have P(alive) = 1 under BG/NBD: not informative
+        mean_pa = rep.groupby([rep["stage"].astype("str"), rep["pyramid"].astype("str")], observed=True)["p_alive"].mean()
         keys = pd.MultiIndex.from_arrays([grid["stage"].astype("str"), grid["tier"].astype("str")])
-        grid["mean_p_alive"] = mean_pa.reindex(keys).to_numpy()
+        grid["mean_p_alive_repeat"] = mean_pa.reindex(keys).to_numpy()
     grid = grid.rename(columns={"tier": "pyramid"})
     sort_col = "clv_share" if card.has_clv else "revenue_share"
     return grid.sort_values([sort_col, "customers", "stage"], ascending=[False, False, True]).reset_index(drop=True)
