@@ -46,6 +46,7 @@ def full_run(tmp_path_factory, user_file) -> tuple[Path, subprocess.CompletedPro
     return out, proc
 
 
+@pytest.mark.slow  # executes notebooks
 def test_full_run_on_a_users_file_renders_every_report(full_run, user_file):
     out, proc = full_run
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -65,6 +66,7 @@ def test_full_run_on_a_users_file_renders_every_report(full_run, user_file):
     assert 'href="shop/customer_scorecard.csv"' in index
 
 
+@pytest.mark.slow  # executes notebooks
 def test_bad_data_exits_2_with_one_line_and_keeps_the_previous_report(full_run, tmp_path):
     out, proc = full_run
     assert proc.returncode == 0
@@ -79,6 +81,7 @@ def test_bad_data_exits_2_with_one_line_and_keeps_the_previous_report(full_run, 
     assert tree_digest(out) == before
 
 
+@pytest.mark.slow  # executes notebooks
 def test_user_error_inside_a_notebook_is_one_line_and_keeps_previous(full_run):
     out, _ = full_run
     before = tree_digest(out)
@@ -88,6 +91,7 @@ def test_user_error_inside_a_notebook_is_one_line_and_keeps_previous(full_run):
     assert tree_digest(out) == before
 
 
+@pytest.mark.slow  # executes notebooks
 def test_internal_failure_names_notebook_and_cell(tmp_path, monkeypatch, capsys):
     books = tmp_path / "books"
     books.mkdir()
@@ -111,6 +115,7 @@ def test_internal_failure_names_notebook_and_cell(tmp_path, monkeypatch, capsys)
     assert not list(out.glob(".staging-*"))
 
 
+@pytest.mark.slow  # executes notebooks
 def test_same_run_twice_gives_identical_tables_and_show_code(tmp_path):
     outputs = []
     for name in ("a", "b"):
