@@ -501,6 +501,54 @@ class BaseFitter:
         return f"<{type(self).__name__}: {ps}>"
 
 
+
+class TransactionModel(BaseFitter):
+    """Shared prediction API of the continuous-time transaction models (BG/NBD, MBG/NBD, Pareto/NBD).
+
+    A subclass supplies ``_palive(x, tx, T)`` (P(alive at T)) and ``_exp_alive(t, x, T)``
+    (expected purchases in ``(T, T+t]`` given alive), plus ``probability_of_n_purchases_up_to_time``;
+    the customer-level predictions below are the same for every model.
+    """
+
+    def _palive(self, x: np.ndarray, tx: np.ndarray, T: np.ndarray) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+    def _exp_alive(self, t: np.ndarray, x: np.ndarray, T: np.ndarray) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+    def probability_of_n_purchases_up_to_time(self, t: Any, n: Any) -> np.ndarray | float:  # pragma: no cover
+        raise NotImplementedError
+
+    def _cond_exp(self, t: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray) -> np.ndarray:
+        return self._palive(x, tx, T) * self._exp_alive(t, x, T)
+
+    def conditional_probability_alive(self, summary: pd.DataFrame) -> pd.Series:
+        """P(alive at T | frequency, recency, T) for each customer (see the class docstring for the equation)."""
+        self._check_fitted()
+        x, tx, T = rfm_arrays(summary)
+        return aligned(self._palive(x, tx, T), summary, "p_alive")
+
+    def conditional_expected_number_of_purchases_up_to_time(self, t: Any, summary: pd.DataFrame) -> pd.Series:
+        """Expected purchases in the next ``t`` time units for each existing customer.
+
+        ``t`` is a scalar or an array/Series aligned with ``summary`` (e.g. ``duration_holdout``).
+        """
+        self._check_fitted()
+        x, tx, T = rfm_arrays(summary)
+        tt = broadcast_t(t, len(x))
+        return aligned(self._cond_exp(tt, x, tx, T), summary, "expected_purchases")
+
+    def expected_frequency_distribution(self, summary: pd.DataFrame, max_frequency: int = 7) -> pd.Series:
+        """Expected number of customers with 0..max_frequency-1 and >= max_frequency repeat purchases in (0, T]."""
+        self._check_fitted()
+        _, _, T = rfm_arrays(summary)
+        Tu, counts = np.unique(T, return_counts=True)
+        ks = np.arange(max_frequency)
+        P = np.asarray(self.probability_of_n_purchases_up_to_time(Tu[:, None], ks[None, :]))
+        exp = counts @ P
+        out = np.append(exp, len(T) - exp.sum())
+        return pd.Series(out, index=[str(k) for k in ks] + [f"{max_frequency}+"], name="expected")
+
 class _single_thread_blas:
     """Limit BLAS to one thread during a fit: the problems are tiny (4 parameters), and a
     multi-threaded BLAS on a loaded machine spends far more time waking threads than computing."""

@@ -24,9 +24,7 @@ import pandas as pd
 from scipy import special, stats
 
 from clm_utils.clv._base import (
-    BaseFitter,
-    aligned,
-    broadcast_t,
+    TransactionModel,
     compress_rows,
     log1pexp,
     resolve_weights,
@@ -37,7 +35,7 @@ from clm_utils.clv._base import (
 from clm_utils.errors import ModelError
 
 
-class BetaGeo(BaseFitter):
+class BetaGeo(TransactionModel):
     """BG/NBD model (beta-geometric / negative binomial distribution).
 
     Examples
@@ -202,26 +200,7 @@ class BetaGeo(BaseFitter):
             out.flat[idx] = _expected_given_alive_quadrature(tb / (alpha + Tb), kb, bbb, a)
         return np.where(t > 0, out, 0.0)
 
-    def _cond_exp(self, t: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray) -> np.ndarray:
-        return self._palive(x, tx, T) * self._exp_alive(t, x, T)
-
     # ------------------------------------------------------------------ predictions (API)
-    def conditional_probability_alive(self, summary: pd.DataFrame) -> pd.Series:
-        """P(alive at T | frequency, recency, T) for each customer (FHL 2005 eq. 11 / Batislam eq. 5)."""
-        self._check_fitted()
-        x, tx, T = rfm_arrays(summary)
-        return aligned(self._palive(x, tx, T), summary, "p_alive")
-
-    def conditional_expected_number_of_purchases_up_to_time(self, t: Any, summary: pd.DataFrame) -> pd.Series:
-        """Expected purchases in the next ``t`` time units for each existing customer (FHL 2005 eq. 10).
-
-        ``t`` is a scalar or an array/Series aligned with ``summary`` (e.g. ``duration_holdout``).
-        """
-        self._check_fitted()
-        x, tx, T = rfm_arrays(summary)
-        tt = broadcast_t(t, len(x))
-        return aligned(self._cond_exp(tt, x, tx, T), summary, "expected_purchases")
-
     def expected_number_of_purchases_up_to_time(self, t: Any) -> np.ndarray | float:
         """E[X(t)] for a new customer, t time units after the first purchase (FHL 2005 eq. 9)."""
         self._check_fitted()
@@ -272,19 +251,6 @@ class BetaGeo(BaseFitter):
         else:
             out = b / (a + b) * special.hyp2f1(r, a, a + b + 1, -tt / alpha)
         return float(out) if np.ndim(out) == 0 else out
-
-    def expected_frequency_distribution(self, summary: pd.DataFrame, max_frequency: int = 7) -> pd.Series:
-        """Expected number of customers with 0..max_frequency-1 and >= max_frequency repeat purchases in (0, T]."""
-        self._check_fitted()
-        _, _, T = rfm_arrays(summary)
-        Tu, counts = np.unique(T, return_counts=True)
-        ks = np.arange(max_frequency)
-        P = np.asarray(self.probability_of_n_purchases_up_to_time(Tu[:, None], ks[None, :]))
-        exp = counts @ P
-        out = np.append(exp, len(T) - exp.sum())
-        idx = [str(k) for k in ks] + [f"{max_frequency}+"]
-        return pd.Series(out, index=idx, name="expected")
-
 
 class ModifiedBetaGeo(BetaGeo):
     """MBG/NBD model (Batislam, Denizel & Filiztekin 2007): dropout is possible right after the first

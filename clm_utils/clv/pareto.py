@@ -28,9 +28,7 @@ import pandas as pd
 from scipy import special, stats
 
 from clm_utils.clv._base import (
-    BaseFitter,
-    aligned,
-    broadcast_t,
+    TransactionModel,
     compress_rows,
     resolve_weights,
     rfm_arrays,
@@ -78,7 +76,7 @@ def _log_A0_terms(
     return np.where(T - tx > 0, out, -np.inf)
 
 
-class ParetoNBD(BaseFitter):
+class ParetoNBD(TransactionModel):
     """Pareto/NBD model with parameters ``r, alpha, s, beta``."""
 
     _param_names = ("r", "alpha", "s", "beta")
@@ -172,22 +170,6 @@ class ParetoNBD(BaseFitter):
             life = (beta + T) * (-np.expm1(-(s - 1.0) * np.log1p(u))) / (s - 1.0)
         return (r + x) / (alpha + T) * life
 
-    def _cond_exp(self, t: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray) -> np.ndarray:
-        return self._palive(x, tx, T) * self._exp_alive(t, x, T)
-
-    def conditional_probability_alive(self, summary: pd.DataFrame) -> pd.Series:
-        """P(alive at T | frequency, recency, T) (FH 2005 eq. 18)."""
-        self._check_fitted()
-        x, tx, T = rfm_arrays(summary)
-        return aligned(self._palive(x, tx, T), summary, "p_alive")
-
-    def conditional_expected_number_of_purchases_up_to_time(self, t: Any, summary: pd.DataFrame) -> pd.Series:
-        """Expected purchases in the next ``t`` time units (FH 2005 eq. 22)."""
-        self._check_fitted()
-        x, tx, T = rfm_arrays(summary)
-        tt = broadcast_t(t, len(x))
-        return aligned(self._cond_exp(tt, x, tx, T), summary, "expected_purchases")
-
     def expected_number_of_purchases_up_to_time(self, t: Any) -> np.ndarray | float:
         """E[X(t)] for a new customer (FH 2005 eq. 17)."""
         self._check_fitted()
@@ -228,14 +210,3 @@ class ParetoNBD(BaseFitter):
         tt = time_array(t)
         out = (beta / (beta + tt)) ** s
         return float(out) if np.ndim(out) == 0 else out
-
-    def expected_frequency_distribution(self, summary: pd.DataFrame, max_frequency: int = 7) -> pd.Series:
-        """Expected number of customers with 0..max_frequency-1 and >= max_frequency repeat purchases in (0, T]."""
-        self._check_fitted()
-        _, _, T = rfm_arrays(summary)
-        Tu, counts = np.unique(T, return_counts=True)
-        ks = np.arange(max_frequency)
-        P = np.asarray(self.probability_of_n_purchases_up_to_time(Tu[:, None], ks[None, :]))
-        exp = counts @ P
-        out = np.append(exp, len(T) - exp.sum())
-        return pd.Series(out, index=[str(k) for k in ks] + [f"{max_frequency}+"], name="expected")
