@@ -70,3 +70,38 @@ def unit_days(time_unit: str) -> float:
             parameter="time_unit",
         )
     return TIME_UNITS[key]
+
+
+def duration_in_units(value: object, time_unit: str, name: str = "duration") -> float:
+    """A length of time in ``time_unit`` units.
+
+    ``value`` is a number (already in ``time_unit``) or text with its own unit: ``"26W"``,
+    ``"6M"``, ``"182D"``, ``"1.5Y"`` (D, W, M = 365.25/12 days, Q, Y).  Text is the safe way to
+    write a window in a notebook parameter, because it keeps its meaning when ``time_unit`` changes.
+
+    Raises
+    ------
+    ParameterError
+        If the text is not understood or the length is not positive.
+    """
+    import math
+    import re
+
+    from clm_utils.errors import ParameterError
+
+    unit = unit_days(time_unit)
+    if isinstance(value, str):
+        match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([DWMQYdwmqy])\s*", value)
+        if not match:
+            raise ParameterError(f"{value!r} is not understood as a length of time", parameter=name,
+                                 hint='give a number of time units or text such as "26W", "6M", "182D", "1Y"')
+        result = float(match.group(1)) * unit_days(match.group(2)) / unit
+    else:
+        try:
+            result = float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise ParameterError(f"{value!r} is not a length of time", parameter=name,
+                                 hint='e.g. 26 (time units) or "26W"') from None
+    if not math.isfinite(result) or result <= 0:
+        raise ParameterError(f"must be positive, got {value!r}", parameter=name)
+    return result

@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from clm_utils.config import unit_days
+from clm_utils.config import duration_in_units, unit_days
 from clm_utils.errors import DataError, ModelError, ParameterError
 
 __all__ = [
@@ -75,12 +75,11 @@ def _check_transactions(transactions: pd.DataFrame, need_amount: bool = True) ->
 
 
 def _to_days(value: Any, time_unit: str, name: str) -> float:
-    """A window given as a number of time units, a Timedelta or a string such as '180D'."""
-    if isinstance(value, (pd.Timedelta, np.timedelta64)) or isinstance(value, str):
-        try:
-            days = pd.Timedelta(value) / pd.Timedelta(days=1)
-        except ValueError as exc:
-            raise ParameterError(f"{value!r} is not a duration", parameter=name, hint="e.g. 26 or '182D'") from exc
+    """A window given as a number of time units, a Timedelta or text such as '26W' or '182D'."""
+    if isinstance(value, (pd.Timedelta, np.timedelta64)):
+        days = pd.Timedelta(value) / pd.Timedelta(days=1)
+    elif isinstance(value, str):  # "26W", "6M", "182D": config's parser (pandas would read "6M" as 6 minutes)
+        days = duration_in_units(value, "D", name)
     else:
         try:
             days = float(value) * unit_days(time_unit)

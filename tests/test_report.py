@@ -177,3 +177,17 @@ def test_external_resource_detection():
     assert external_resources("<style>@import url('https://f.example/a.css');</style>")
     assert external_resources('<a href="https://example.org">a link to click</a>') == []
     assert external_resources('<img src="data:image/png;base64,AAAA">') == []
+
+
+@pytest.mark.slow  # executes notebooks
+def test_every_notebook_runs_with_non_default_units_language_and_dates(tmp_path):
+    # windows that carry their own unit ("26W") must keep their meaning when the analysis unit is months
+    proc = clm("run", "--data", str(config.CDNOW_SAMPLE), "--time-unit", "M", "--lang", "zh", "--currency", "EUR",
+               "--as-of", "1998-03-31", "--calibration-end", "1997-08-31", "--output", str(tmp_path),
+               "--run-name", "monthly", "--param", "n_bootstrap=20")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    meta = json.loads((tmp_path / "monthly" / "run.json").read_text(encoding="utf-8"))
+    assert meta["data"]["observation_end"] == "1998-03-31" and meta["data"]["calibration_end"] == "1997-08-31"
+    assert len(meta["reports"]) == len(config.NOTEBOOKS)
+    summary = (tmp_path / "monthly" / "06_summary.html").read_text(encoding="utf-8")
+    assert "收入" in summary or "稳定期" in summary  # Chinese labels in the business tables

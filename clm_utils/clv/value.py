@@ -18,7 +18,6 @@ the result practically independent of the time unit chosen.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -34,20 +33,7 @@ from clm_utils.errors import ModelError, ParameterError
 
 def horizon_in_units(horizon: float | str, time_unit: str) -> float:
     """Convert ``horizon`` (a number in ``time_unit`` or text like ``"12M"``) to ``time_unit`` units."""
-    unit = config.unit_days(time_unit)
-    if isinstance(horizon, str):
-        m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([DWMQYdwmqy])\s*", horizon)
-        if not m:
-            raise ParameterError(
-                f"horizon {horizon!r} is not understood", parameter="horizon",
-                hint='give a number of time units or text such as "12M", "1Y", "26W", "90D"',
-            )
-        value = float(m.group(1)) * config.unit_days(m.group(2)) / unit
-    else:
-        value = float(horizon)
-    if not math.isfinite(value) or value <= 0:
-        raise ParameterError("horizon must be positive", parameter="horizon")
-    return value
+    return config.duration_in_units(horizon, time_unit, "horizon")
 
 
 def _spend(spend_model: Any, summary: pd.DataFrame) -> np.ndarray:
