@@ -35,6 +35,14 @@ USER_ERROR_NAMES = {"DataError", "ParameterError", "ModelError", "UserError"}
 POLICIES = ("negative", "zero", "duplicates", "invalid", "strict", "decimal", "sep")
 
 
+class AnalysisIncomplete(UserError):
+    """The data are valid but cannot support one analysis (a ModelError inside a notebook).
+
+    The run goes on: that report is rendered up to the failing section with a notice, and the
+    index marks it incomplete.
+    """
+
+
 class NotebookFailed(Exception):
     """A notebook raised an error that is not the user's (exit code 1)."""
 
@@ -261,6 +269,8 @@ def execute_notebook(source: Path, target: Path, parameters: Mapping[str, Any], 
                             request_save_on_cell_execute=False, execution_timeout=timeout)
     except PapermillExecutionError as exc:
         msg = _error_message(exc.evalue)
+        if exc.ename == "ModelError":
+            raise AnalysisIncomplete(msg) from None
         if exc.ename in USER_ERROR_NAMES:
             raise UserError(f"{source.name}: {msg}") from None
         where = _source_cell(source, target, exc.cell_index)
@@ -363,7 +373,8 @@ def run_section(meta: Mapping[str, Any], link_prefix: str = "") -> str:
     """The HTML block describing one run: its reports and its metadata."""
     links = "".join(
         f'<li><a href="{html.escape(link_prefix + r["html"])}">{html.escape(r["title"])}</a>'
-        f' <span class="muted">({html.escape(r["notebook"])}, {r["seconds"]:.0f} s)</span></li>'
+        f' <span class="muted">({html.escape(r["notebook"])}, {r["seconds"]:.0f} s)</span>'
+        + (f' <b>incomplete:</b> {html.escape(r["incomplete"])}' if r.get("incomplete") else "") + "</li>"
         for r in meta["reports"]
     )
     params = meta["parameters"]
@@ -495,13 +506,18 @@ def run(cfg: RunConfig, log: Callable[[str], None] | None = None) -> Path:
                 params |= {k: v for k, v in cfg.params.items() if k in declared[source.stem]}
                 params = {k: v for k, v in params.items() if k in declared[source.stem]}
                 executed = staging / source.name
+                incomplete = None
                 try:
                     execute_notebook(source, executed, params)
+                except AnalysisIncomplete as exc:
+                    incomplete = exc.message
+                    mark_incomplete(executed, incomplete)
+                    log(f"{source.stem}: incomplete: {incomplete}")
                 except (UserError, NotebookFailed):
                     _keep_failed(output_dir, cfg.run_name, executed)
                     raise
-                reports.append({"notebook": source.stem, "html": f"{source.stem}.html",
-                                "title": "", "seconds": round(time.time() - tick, 1)})
+                reports.append({"notebook": source.stem, "html": f"{source.stem}.html", "title": "",
+                                "seconds": round(time.time() - tick, 1), "incomplete": incomplete})
                 bar.update(1)
                 if bar.disable:
                     log(f"[{i}/{len(sources)}] {source.stem}: done in {time.time() - tick:.0f} s")
@@ -538,6 +554,24 @@ def run(cfg: RunConfig, log: Callable[[str], None] | None = None) -> Path:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     return write_top_index(output_dir, cfg.run_name)
+
+
+def mark_incomplete(executed: Path, message: str) -> None:
+    """Replace the error output of a notebook stopped by a ModelError with a readable notice."""
+    import nbformat
+
+    nb = nbformat.read(executed, as_version=4)
+    nb.cells = [c for c in nb.cells if "papermill-error-cell-tag" not in c.metadata.get("tags", [])]
+    notice = ("> **This analysis stopped here: the data cannot support it.** "
+              f"{html.escape(message)}\n>\n> The sections below were not run. The other reports of this run are "
+              "complete; with more customers or a longer history this section runs as usual.")
+    for i, cell in enumerate(nb.cells):
+        if any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
+            cell.outputs = [o for o in cell.outputs if o.get("output_type") != "error"]
+            nb.cells.insert(i + 1, nbformat.v4.new_markdown_cell(notice))
+            break
+    nb.cells.insert(1, nbformat.v4.new_markdown_cell(notice.replace("stopped here", "is incomplete")))
+    nbformat.write(nb, executed)
 
 
 def _keep_failed(output_dir: Path, run_name: str, executed: Path) -> None:

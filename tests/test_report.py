@@ -191,3 +191,31 @@ def test_every_notebook_runs_with_non_default_units_language_and_dates(tmp_path)
     assert len(meta["reports"]) == len(config.NOTEBOOKS)
     summary = (tmp_path / "monthly" / "06_summary.html").read_text(encoding="utf-8")
     assert "收入" in summary or "稳定期" in summary  # Chinese labels in the business tables
+
+
+@pytest.mark.slow  # executes notebooks
+def test_analysis_the_data_cannot_support_is_marked_incomplete_and_the_run_goes_on(tmp_path, monkeypatch, capsys):
+    books = tmp_path / "books"
+    books.mkdir()
+    for name, body in (("00_data_overview", "print('fine')"),
+                       ("03_clv", "from clm_utils.errors import ModelError\n"
+                                  "raise ModelError('nobody repeats', hint='use more data')")):
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [nbformat.v4.new_markdown_cell(f"# {name}"),
+                    nbformat.v4.new_code_cell("data_path = None", metadata={"tags": ["parameters"]}),
+                    nbformat.v4.new_code_cell(body), nbformat.v4.new_code_cell("print('never run')")]
+        nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
+        nbformat.write(nb, books / f"{name}.ipynb")
+    monkeypatch.setattr(config, "NOTEBOOKS_DIR", books)
+    out = tmp_path / "reports"
+    rc = cli.main(["run", "--notebooks", "00,03", "--output", str(out), "--run-name", "r",
+                   "--data", str(config.CDNOW_SAMPLE)])
+    assert rc == 0
+    assert "03_clv: incomplete: model error: nobody repeats" in capsys.readouterr().err
+    page = (out / "r" / "03_clv.html").read_text(encoding="utf-8")
+    assert "the data cannot support it" in page and "nobody repeats" in page
+    assert "Traceback" not in page and "An Exception was encountered" not in page
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert "<b>incomplete:</b> model error: nobody repeats" in index
+    meta = json.loads((out / "r" / "run.json").read_text(encoding="utf-8"))
+    assert [r["incomplete"] is None for r in meta["reports"]] == [True, False]
