@@ -26,7 +26,6 @@ from scipy import special, stats
 from clm_utils.clv._base import (
     TransactionModel,
     compress_rows,
-    log1pexp,
     resolve_weights,
     rfm_arrays,
     sigmoid,
@@ -131,7 +130,7 @@ class BetaGeo(TransactionModel):
         m = self._m
         x, xu, xinv = data["x"], data["xu"], data["xinv"]
         n0 = int(data["n0"])
-        xr, xinvr = data["xr"], data["xinvr"]
+        xinvr = data["xinvr"]
         # terms that depend on x only are evaluated on the unique x values
         gl = special.gammaln(r + xu) + special.gammaln(b + xu + m) - special.gammaln(a + b + xu + m)
         const = -special.gammaln(r) + r * np.log(alpha) - special.gammaln(b) + special.gammaln(a + b)
