@@ -962,3 +962,136 @@ def inactivity_sensitivity(
             row[f"S({a:g})"] = float(km.predict([a]).iloc[0])
         rows.append(row)
     return pd.DataFrame(rows).set_index("inactivity")
+
+
+# ----------------------------------------------------------------------------------------------
+# comparisons across groupings, and contractual cohorts (sBG)
+# ----------------------------------------------------------------------------------------------
+@dataclass
+class GroupComparison:
+    """Kaplan-Meier curves and a log-rank test for each of several groupings of the same customers.
+
+    Attributes
+    ----------
+    fits
+        grouping name -> {group -> KaplanMeier}, only groups with at least ``min_group_size`` customers.
+    logrank
+        One row per compared grouping: ``groups``, ``chisq``, ``df``, ``p_value`` (index ``grouping``).
+    skipped
+        One sentence per grouping that could not be compared (fewer than two large-enough groups).
+    """
+
+    fits: dict[str, dict[str, KaplanMeier]]
+    logrank: pd.DataFrame
+    skipped: list[str]
+
+    def medians(self) -> dict[str, pd.DataFrame]:
+        """Median relationship length (with CI) per group, for each compared grouping."""
+        return {name: median_table(fits) for name, fits in self.fits.items()}
+
+
+def compare_groups(durations: pd.DataFrame, groupings: Mapping[str, pd.Series],
+                   min_group_size: int = 30) -> GroupComparison:
+    """Compare survival across groups, for several groupings at once.
+
+    Parameters
+    ----------
+    durations
+        :func:`churn_durations` output: ``duration`` and ``event`` indexed by ``customer_id``.
+    groupings
+        name -> group label per customer (aligned on ``customer_id``; customers without a label
+        are left out of that grouping).
+    min_group_size
+        Groups smaller than this get no curve of their own and are left out of the test.
+    """
+    rows, fits, skipped = [], {}, []
+    for name, labels in groupings.items():
+        g = labels.reindex(durations.index)
+        keep = g.notna()
+        counts = g[keep].value_counts()
+        big_levels = counts[counts >= min_group_size].index
+        if len(big_levels) < 2:
+            skipped.append(f"{name}: fewer than two groups with {min_group_size}+ customers; no comparison")
+            continue
+        big = keep & g.isin(big_levels)
+        sub, labels_big = durations[big], g[big]
+        fits[name] = km_by_group(sub["duration"], sub["event"], labels_big, min_size=min_group_size)
+        res = logrank_test(sub["duration"], sub["event"], labels_big)
+        rows.append({"grouping": name, "groups": len(fits[name]), "chisq": res.statistic, "df": res.df,
+                     "p_value": res.p_value})
+    table = pd.DataFrame(rows, columns=["grouping", "groups", "chisq", "df", "p_value"]).set_index("grouping")
+    return GroupComparison(fits, table, skipped)
+
+
+def quantile_bands(values: pd.Series, n: int = 4) -> pd.Series:
+    """Equal-count bands of ``values`` labelled ``Q1 (lowest)`` .. ``Qn (highest)`` (ties broken by order)."""
+    if n < 2:
+        raise ParameterError("at least 2 bands are needed", parameter="n")
+    labels = [f"Q{i}" for i in range(1, n + 1)]
+    labels[0], labels[-1] = "Q1 (lowest)", f"Q{n} (highest)"
+    if len(values) < n:
+        raise ModelError(f"{len(values)} customers cannot be split into {n} bands", hint="use fewer bands")
+    return pd.qcut(values.rank(method="first"), n, labels=labels).astype("str")
+
+
+def sbg_cohorts(table: pd.DataFrame, fit_periods: int = 7, discount_rate: float = 0.10,
+                periods_survived: int = 4) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Fit the shifted-beta-geometric model to each cohort of a survivor table and project it.
+
+    Parameters
+    ----------
+    table
+        Customers still active per period: rows are periods 0..n (row 0 = cohort size), one
+        column per cohort (e.g. :func:`clm_utils.clv.fader_hardie_2007_example`).
+    fit_periods
+        Periods 0..fit_periods are used to fit; the rest are projected (a holdout check).
+    discount_rate, periods_survived
+        For the discounted expected residual lifetime (DERL) of a customer who has renewed
+        ``periods_survived`` times; the rate is per period.
+
+    Returns
+    -------
+    (summary, fits)
+        One row per cohort (alpha, beta, retention rates, projected vs actual survival at the last
+        period, DERL) and the fitted models by cohort.
+    """
+    from clm_utils.clv import ShiftedBetaGeo
+
+    if table.shape[0] < 3:
+        raise ModelError("a survivor table needs at least 3 periods", hint="give periods 0, 1, 2, ...")
+    rows, fits = [], {}
+    last = table.shape[0] - 1
+    for cohort in table.columns:
+        alive = table[cohort].to_numpy(dtype=float)
+        model = ShiftedBetaGeo().fit(alive[: fit_periods + 1])
+        fits[str(cohort)] = model
+        rows.append({
+            "cohort": str(cohort), **model.params_.round(4).to_dict(),
+            "retention_rate_t1": float(model.retention_rate(1)),
+            f"retention_rate_t{last}": float(model.retention_rate(last)),
+            "projected_last": float(model.survival_function(last)),
+            "actual_last": float(alive[-1] / alive[0]),
+            f"DERL(d={discount_rate:g}, n={periods_survived})":
+                float(model.discounted_expected_residual_lifetime(discount_rate, periods_survived=periods_survived)),
+        })
+    return pd.DataFrame(rows).set_index("cohort"), fits
+
+
+def plot_sbg_cohorts(table: pd.DataFrame, fits: Mapping[str, Any], fit_periods: int, ax: Any = None) -> Any:
+    """Actual cohort survival (points) against the fitted and projected sBG curves (lines)."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 4.5))
+    t = np.arange(table.shape[0])
+    for i, cohort in enumerate(table.columns):
+        alive = table[cohort].to_numpy(dtype=float)
+        ax.plot(t, alive / alive[0], "o", color=f"C{i}", ms=4, label=f"{cohort}: actual")
+        ax.plot(t, fits[str(cohort)].survival_function(t), "-", color=f"C{i}",
+                label=f"{cohort}: sBG (fit on 0-{fit_periods})")
+    ax.axvline(fit_periods + 0.5, color="grey", ls=":", lw=1)
+    ax.set_xlabel("period since acquisition")
+    ax.set_ylabel("share of the cohort still a customer")
+    ax.set_title("sBG: cohort retention, fitted and projected")
+    ax.legend(frameon=False, fontsize=8)
+    return ax

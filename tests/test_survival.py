@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from clm_utils import survival as sv
 from clm_utils.errors import DataError, ModelError, ParameterError
 from clm_utils.survival import (
     churn_durations,
@@ -372,3 +373,35 @@ def test_tables_of_several_curves(lung):
     assert med.loc["1", "median"] == 270 and med.loc["2", "n"] == 90
     s = survival_at(fits, [0, 270])
     assert s.loc["1", 0] == 1.0 and s.loc["1", 270] <= 0.5 < s.loc["2", 270]
+
+
+def test_compare_groups_matches_direct_logrank_and_skips_small_groupings():
+    rng = np.random.default_rng(5)
+    n = 400
+    idx = pd.Index([f"c{i}" for i in range(n)], name="customer_id")
+    grp = pd.Series(np.where(np.arange(n) < 200, "a", "b"), index=idx)
+    dur = pd.DataFrame({"duration": np.where(grp == "a", rng.exponential(10, n), rng.exponential(20, n)),
+                        "event": rng.random(n) < 0.8}, index=idx)
+    tiny = pd.Series(np.where(np.arange(n) < 5, "x", None), index=idx)
+    comp = sv.compare_groups(dur, {"ab": grp, "tiny": tiny}, min_group_size=30)
+    direct = sv.logrank_test(dur["duration"], dur["event"], grp)
+    assert comp.logrank.loc["ab", "chisq"] == pytest.approx(direct.statistic)
+    assert comp.logrank.loc["ab", "p_value"] == pytest.approx(direct.p_value)
+    assert set(comp.fits["ab"]) == {"a", "b"} and list(comp.logrank.index) == ["ab"]
+    assert comp.skipped and comp.skipped[0].startswith("tiny:")
+    assert set(comp.medians()) == {"ab"}
+
+
+def test_quantile_bands_are_equal_count():
+    bands = sv.quantile_bands(pd.Series(np.arange(100.0)), 4)
+    assert bands.value_counts().tolist() == [25, 25, 25, 25]
+    assert bands.iloc[0] == "Q1 (lowest)" and bands.iloc[-1] == "Q4 (highest)"
+
+
+def test_sbg_cohorts_reproduce_fader_hardie_2007():
+    # Fader & Hardie (2007), fitted to years 0-7: regular alpha 0.704, beta 1.182; high end 0.668, 3.806
+    from clm_utils.clv import fader_hardie_2007_example
+
+    table, fits = sv.sbg_cohorts(fader_hardie_2007_example(), fit_periods=7)
+    assert table.loc[:, ["alpha", "beta"]].round(3).to_numpy().tolist() == [[0.704, 1.182], [0.668, 3.806]]
+    assert set(fits) == set(table.index)
