@@ -94,26 +94,15 @@ def as_float_column(frame: pd.DataFrame, name: str, label: str = "summary") -> n
         values = pd.to_numeric(frame[name], errors="raise").to_numpy(dtype=float)
     except (TypeError, ValueError) as exc:
         raise DataError(f"column '{name}' is not numeric", file=label, column=name) from exc
-    bad = np.flatnonzero(~np.isfinite(values))
-    if bad.size:
-        raise DataError(
-            f"{bad.size} missing or infinite values",
-            file=label,
-            column=name,
-            rows=bad[:5].tolist(),
-            n_rows=int(bad.size),
-            hint="drop or fill these customers before fitting",
-        )
-    neg = np.flatnonzero(values < 0)
-    if neg.size:
-        raise DataError(
-            f"{neg.size} negative values",
-            file=label,
-            column=name,
-            rows=neg[:5].tolist(),
-            n_rows=int(neg.size),
-            hint="frequency, recency, T and spend cannot be negative",
-        )
+    checks = (
+        (~np.isfinite(values), "missing or infinite values", "drop or fill these customers before fitting"),
+        (values < 0, "negative values", "frequency, recency, T and spend cannot be negative"),
+    )
+    for mask, what, hint in checks:
+        bad = np.flatnonzero(mask)
+        if bad.size:
+            raise DataError(f"{bad.size} {what}", file=label, column=name, rows=bad[:5].tolist(),
+                            n_rows=int(bad.size), hint=hint)
     return values
 
 
