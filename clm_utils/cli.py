@@ -11,6 +11,7 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
+from typing import Any
 
 from clm_utils import config
 from clm_utils.errors import ParameterError, UserError
@@ -99,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _policies(args: argparse.Namespace) -> dict[str, object]:
+def _policies(args: argparse.Namespace) -> dict[str, Any]:
     keys = ("negative", "zero", "duplicates", "invalid", "strict", "decimal", "sep")
     return {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
 

@@ -27,7 +27,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -467,7 +467,8 @@ def parse_dates(values: pd.Series, date_format: str | None, label: str, column: 
                     raise DataError(f"dates such as {example!r} are ambiguous (day/month or month/day)",
                                     file=label, column=column,
                                     hint="pass --date-format '%d/%m/%Y' or '%m/%d/%Y'")
-                sep = re.search(r"\d([/.\-])\d", nonblank[slashed].iloc[0]).group(1)
+                found = re.search(r"\d([/.\-])\d", nonblank[slashed].iloc[0])
+                sep = found.group(1) if found else "/"
                 yfmt = "%Y" if (year_len == 4).all() else "%y"
                 fmt = f"{order[0]}{sep}{order[1]}{sep}{yfmt}"
                 head = text.str.extract(r"^\s*(\S+)")[0]  # the time of day, if any, is not used
@@ -724,7 +725,7 @@ def load_and_check(
     *,
     sep: str | None = None,
     encoding: str | None = None,
-    **policies: object,
+    **policies: Any,
 ) -> tuple[pd.DataFrame, QualityReport]:
     """Read, map, validate and clean a transaction file; return the frame and its quality report.
 
@@ -757,7 +758,7 @@ def load_transactions(
     path: str | Path,
     columns: Mapping[str, str] | str | None = None,
     date_format: str | None = None,
-    **options: object,
+    **options: Any,
 ) -> pd.DataFrame:
     """Read a transaction file into the canonical frame (see :func:`load_and_check`)."""
     return load_and_check(path, columns, date_format, **options)[0]  # type: ignore[arg-type]
@@ -806,7 +807,7 @@ def load_input(
     data_path: str | Path | None = None,
     columns: Mapping[str, str] | str | None = None,
     date_format: str | None = None,
-    **policies: object,
+    **policies: Any,
 ) -> tuple[pd.DataFrame, QualityReport]:
     """The notebooks' entry point: the user's file, or the bundled CDNOW master file when None."""
     if data_path is None or str(data_path) == "":

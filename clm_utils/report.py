@@ -460,6 +460,7 @@ def run(cfg: RunConfig, log: Callable[[str], None] | None = None) -> Path:
 
     log = log or (lambda msg: print(msg, file=sys.stderr))
     started = time.time()
+    run_name = str(cfg.run_name)  # set by validate_config
     # 1. check the data before starting any kernel: bad input fails fast, with one line
     policies = {k: v for k, v in cfg.policies.items() if k in ("negative", "zero", "duplicates", "invalid",
                                                                   "strict", "decimal")}
@@ -469,7 +470,7 @@ def run(cfg: RunConfig, log: Callable[[str], None] | None = None) -> Path:
     cal, obs = resolve_dates(transactions, cfg.observation_end, cfg.calibration_end)
     data_file = Path(cfg.data_path) if cfg.data_path else config.CDNOW_MASTER
     qframe = quality.to_frame()
-    data_meta = {
+    data_meta: dict[str, Any] = {
         "file": data_file.name if cfg.data_path is None else str(data_file),
         "sha256": file_sha256(data_file),
         "rows_read": int(qframe.loc[qframe["check"] == "rows read", "count"].iloc[0]),
@@ -494,7 +495,7 @@ def run(cfg: RunConfig, log: Callable[[str], None] | None = None) -> Path:
                              hint="see the parameters cell of each notebook")
     output_dir = Path(cfg.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".staging-{cfg.run_name}-", dir=output_dir))
+    staging = Path(tempfile.mkdtemp(prefix=f".staging-{run_name}-", dir=output_dir))
     reports: list[dict[str, Any]] = []
     try:
         with _JupyterPath():
@@ -514,7 +515,7 @@ def run(cfg: RunConfig, log: Callable[[str], None] | None = None) -> Path:
                     mark_incomplete(executed, incomplete)
                     log(f"{source.stem}: incomplete: {incomplete}")
                 except (UserError, NotebookFailed):
-                    _keep_failed(output_dir, cfg.run_name, executed)
+                    _keep_failed(output_dir, run_name, executed)
                     raise
                 reports.append({"notebook": source.stem, "html": f"{source.stem}.html", "title": "",
                                 "seconds": round(time.time() - tick, 1), "incomplete": incomplete})
@@ -523,7 +524,7 @@ def run(cfg: RunConfig, log: Callable[[str], None] | None = None) -> Path:
                     log(f"[{i}/{len(sources)}] {source.stem}: done in {time.time() - tick:.0f} s")
             bar.close()
         finished = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-        footer = (f"CLM Lab run <b>{html.escape(cfg.run_name)}</b>: data {html.escape(data_meta['file'])} "
+        footer = (f"CLM Lab run <b>{html.escape(run_name)}</b>: data {html.escape(data_meta['file'])} "
                   f"(SHA-256 {data_meta['sha256'][:12]}…), as-of {data_meta['observation_end']}, {finished}.")
         for rep, source in zip(reports, sources):
             import nbformat
@@ -535,7 +536,7 @@ def run(cfg: RunConfig, log: Callable[[str], None] | None = None) -> Path:
                         nav=f'<a href="index.html">Index</a> · {nav}', footer=footer)
         extras = sorted(p.name for p in staging.iterdir() if p.suffix in (".csv", ".parquet", ".xlsx"))
         meta = {
-            "run_name": cfg.run_name,
+            "run_name": run_name,
             "files": extras,
             "finished": finished,
             "seconds": round(time.time() - started, 1),
@@ -547,13 +548,13 @@ def run(cfg: RunConfig, log: Callable[[str], None] | None = None) -> Path:
         }
         (staging / "run.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
         (staging / "index.html").write_text(
-            _index_page(f"CLM Lab run {cfg.run_name}", ["<p><a href=\"../index.html\">All runs</a></p>",
+            _index_page(f"CLM Lab run {run_name}", ["<p><a href=\"../index.html\">All runs</a></p>",
                                                         run_section(meta)]), encoding="utf-8")
-        _swap_into_place(staging, output_dir / cfg.run_name)
+        _swap_into_place(staging, output_dir / run_name)
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
-    return write_top_index(output_dir, cfg.run_name)
+    return write_top_index(output_dir, run_name)
 
 
 def mark_incomplete(executed: Path, message: str) -> None:
@@ -617,8 +618,9 @@ def clean_notebook(nb: Any) -> list[str]:
         for out in cell.get("outputs", []):
             text = out.get("text", "") if out.get("output_type") == "stream" else out.get("data", {}).get("text/plain", "")
             text = "".join(text) if isinstance(text, list) else str(text)
-            if NOISE.search(text):
-                problems.append(f"cell {i}: {NOISE.search(text).group(0)}")
+            noise = NOISE.search(text)
+            if noise:
+                problems.append(f"cell {i}: {noise.group(0)}")
             if out.get("output_type") == "stream" and out.get("name") == "stderr":
                 problems.append(f"cell {i}: writes to stderr: {text.strip().splitlines()[0][:100] if text.strip() else ''}")
     return problems

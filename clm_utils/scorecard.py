@@ -118,7 +118,7 @@ def key_metrics(card: Scorecard) -> pd.Series:
     revenue = t["revenue"].to_numpy()
     order = np.sort(revenue)[::-1]
     top20 = order[: max(1, int(np.ceil(0.2 * len(order))))].sum() / order.sum()
-    out = {
+    out: dict[str, object] = {
         "customers": len(t),
         "repeat buyers (%)": round(100 * float((t["frequency"] > 0).mean()), 1),
         "historical revenue": round(float(revenue.sum()), 2),
