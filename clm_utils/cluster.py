@@ -436,11 +436,11 @@ def name_clusters(zscores: pd.DataFrame, n_words: int = 2, min_abs: float = 0.25
     get a further word, then a number.
     """
     w = NAME_WEIGHTS if weights is None else weights
-    names: dict[object, str] = {}
+    names: dict[object, list[str]] = {}
     for c, row in zscores.iterrows():
         score = row.abs() * pd.Series({f: w.get(str(f), 1.0) for f in row.index})
         order = score.sort_values(ascending=False, kind="stable")
-        words = []
+        words: list[str] = []
         for feat in order.index:
             if abs(row[feat]) < min_abs or len(words) >= n_words + 2:
                 break
@@ -448,11 +448,11 @@ def name_clusters(zscores: pd.DataFrame, n_words: int = 2, min_abs: float = 0.25
             words.append(hi if row[feat] > 0 else lo)
         names[c] = words if words else ["average"]
     final: dict[object, str] = {}
-    base = {c: ", ".join(w[:n_words]) for c, w in names.items()}
-    for c, w in names.items():
+    base = {c: ", ".join(ws[:n_words]) for c, ws in names.items()}
+    for c, ws in names.items():
         nm = base[c]
-        if list(base.values()).count(nm) > 1 and len(w) > n_words:
-            nm = ", ".join(w[: n_words + 1])
+        if list(base.values()).count(nm) > 1 and len(ws) > n_words:
+            nm = ", ".join(ws[: n_words + 1])
         final[c] = nm
     seen: dict[str, int] = {}
     for c in final:
