@@ -866,3 +866,15 @@ def plot_value_risk_grid(grid: pd.DataFrame, ax: Axes | None = None) -> Axes:
     ax.set_ylabel("value index (value-factor score)")
     ax.set_title("Factor-then-cluster: clusters on the value x risk grid")
     return ax
+
+
+def select_indicators(data: pd.DataFrame, min_msa: float = 0.5, min_kept: int = 3) -> list[str]:
+    """Indicators fit for factor analysis: those whose individual KMO (MSA) is at least ``min_msa``.
+
+    Kaiser's rule of thumb: an indicator with MSA below 0.5 shares too little variance with the
+    others to load on a common factor.  When fewer than ``min_kept`` indicators pass, all are kept
+    (the caller then reports the weak overall KMO rather than analysing a trivial set).
+    """
+    _, msa = kmo(data)
+    keep = [str(c) for c in data.columns if msa[c] >= min_msa]
+    return keep if len(keep) >= min_kept else [str(c) for c in data.columns]

@@ -494,8 +494,12 @@ def run(cfg: RunConfig, log: Callable[[str], None] | None = None) -> Path:
         raise ParameterError(f"no chosen notebook has a parameter {unknown[0]!r}", parameter="params",
                              hint="see the parameters cell of each notebook")
     output_dir = Path(cfg.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".staging-{run_name}-", dir=output_dir))
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".staging-{run_name}-", dir=output_dir))
+    except OSError as exc:
+        raise ParameterError(f"cannot write to {output_dir} ({exc.strerror or type(exc).__name__})",
+                             parameter="output", hint="choose a folder you can write to with --output") from None
     reports: list[dict[str, Any]] = []
     try:
         with _JupyterPath():

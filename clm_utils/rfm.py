@@ -810,3 +810,29 @@ def plot_lorenz(values: pd.Series | np.ndarray, ax: Axes | None = None, label: s
     ax.set_title("Concentration of revenue (Lorenz curve)")
     ax.legend(loc="upper left")
     return ax
+
+
+def activity_summary(activity: pd.Series, revenue: pd.Series) -> pd.DataFrame:
+    """Customers, customer share and revenue share per activity class (active, sleeping, churned).
+
+    Parameters
+    ----------
+    activity
+        :func:`activity_classes` output, indexed by ``customer_id``.
+    revenue
+        Revenue per customer, same index.
+
+    Returns
+    -------
+    DataFrame indexed by class in :data:`ACTIVITY_CLASSES` order (empty classes kept with 0):
+    ``class_zh``, ``customers``, ``customer_share``, ``revenue_share``.
+    """
+    order = list(ACTIVITY_CLASSES)
+    out = pd.DataFrame({"customers": activity.value_counts().reindex(order, fill_value=0)})
+    out["customer_share"] = out["customers"] / max(len(activity), 1)
+    total = float(revenue.sum())
+    by_class = revenue.reindex(activity.index).groupby(activity).sum().reindex(order, fill_value=0.0)
+    out["revenue_share"] = by_class / total if total else np.nan
+    out.insert(0, "class_zh", [ACTIVITY_CLASSES_ZH[c] for c in order])
+    out.index.name = "activity"
+    return out

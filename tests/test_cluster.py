@@ -294,3 +294,21 @@ def test_profiles_grid_and_recommendations(cdnow_sample):
     # the value axis ranks clusters like their spend per purchase (value factor = basket value)
     assert grid["value_index"].idxmax() == prof["monetary"].idxmax()
     assert grid["value_index"].idxmin() == prof["monetary"].idxmin()
+
+
+def test_select_indicators_drops_a_pair_that_shares_nothing_with_the_factor():
+    from clm_utils.cluster import kmo, select_indicators
+
+    rng = np.random.default_rng(0)
+    f, u = rng.normal(size=2000), rng.normal(size=2000)
+    data = pd.DataFrame({f"v{i}": f + 0.7 * rng.normal(size=2000) for i in range(6)})
+    # a pair correlated only with each other: its partial correlation equals its correlation (sign aside),
+    # so each member's MSA = r^2 / (r^2 + p^2) = 1/2 analytically
+    data["pair_a"] = u + 0.3 * rng.normal(size=2000)
+    data["pair_b"] = -u + 0.3 * rng.normal(size=2000)
+    _, msa = kmo(data)
+    assert msa[["pair_a", "pair_b"]].to_numpy() == pytest.approx([0.5, 0.5], abs=0.02)
+    kept = select_indicators(data, min_msa=0.6)
+    assert kept == [f"v{i}" for i in range(6)]
+    # too few pass: everything is kept rather than a trivial set
+    assert select_indicators(data, min_msa=0.999) == list(data.columns)

@@ -219,3 +219,11 @@ def test_analysis_the_data_cannot_support_is_marked_incomplete_and_the_run_goes_
     assert "<b>incomplete:</b> model error: nobody repeats" in index
     meta = json.loads((out / "r" / "run.json").read_text(encoding="utf-8"))
     assert [r["incomplete"] is None for r in meta["reports"]] == [True, False]
+
+
+def test_unwritable_output_folder_is_a_one_line_user_error(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    proc = clm("run", "--notebooks", "00", "--data", str(config.CDNOW_SAMPLE), "--output", str(blocker / "sub"))
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+    assert "cannot write to" in proc.stderr and "--output" in proc.stderr

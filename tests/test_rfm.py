@@ -282,3 +282,16 @@ def test_other_bin_counts_map_onto_the_segment_map():
     top = pd.DataFrame({"R": [10, 1], "F": [10, 1], "M": [10, 1]})
     top.attrs["bins"] = 10
     assert rfm.rfm_segments(top).tolist() == ["Champions", "Lost"]
+
+
+def test_activity_summary_by_hand():
+    from clm_utils.rfm import activity_summary
+
+    idx = pd.Index(["a", "b", "c", "d"], name="customer_id")
+    activity = pd.Series(["active", "active", "churned", "active"], index=idx)
+    revenue = pd.Series([10.0, 30.0, 60.0, 0.0], index=idx)
+    out = activity_summary(activity, revenue)
+    assert list(out.index) == ["active", "sleeping", "churned"]  # empty class kept, theory order
+    assert out["customers"].tolist() == [3, 0, 1]
+    assert out["revenue_share"].tolist() == pytest.approx([0.4, 0.0, 0.6])
+    assert out.loc["sleeping", "class_zh"] == "沉睡"

@@ -81,6 +81,14 @@ def compress_rows(columns: Sequence[np.ndarray], weights: np.ndarray | None = No
     return [np.asarray(c)[first] for c in columns], uw, inverse
 
 
+def _refuse_rows(mask: np.ndarray, what: str, label: str, column: str, hint: str) -> None:
+    """Raise one DataError naming the first rows where ``mask`` is true (positions in the summary)."""
+    bad = np.flatnonzero(mask)
+    if bad.size:
+        raise DataError(f"{bad.size} {what}", file=label, column=column, rows=bad[:5].tolist(),
+                        n_rows=int(bad.size), hint=hint)
+
+
 def as_float_column(frame: pd.DataFrame, name: str, label: str = "summary") -> np.ndarray:
     """Return ``frame[name]`` as float array; raise :class:`DataError` when missing, NaN or negative."""
     if name not in frame.columns:
@@ -94,15 +102,9 @@ def as_float_column(frame: pd.DataFrame, name: str, label: str = "summary") -> n
         values = pd.to_numeric(frame[name], errors="raise").to_numpy(dtype=float)
     except (TypeError, ValueError) as exc:
         raise DataError(f"column '{name}' is not numeric", file=label, column=name) from exc
-    checks = (
-        (~np.isfinite(values), "missing or infinite values", "drop or fill these customers before fitting"),
-        (values < 0, "negative values", "frequency, recency, T and spend cannot be negative"),
-    )
-    for mask, what, hint in checks:
-        bad = np.flatnonzero(mask)
-        if bad.size:
-            raise DataError(f"{bad.size} {what}", file=label, column=name, rows=bad[:5].tolist(),
-                            n_rows=int(bad.size), hint=hint)
+    _refuse_rows(~np.isfinite(values), "missing or infinite values", label, name,
+                 "drop or fill these customers before fitting")
+    _refuse_rows(values < 0, "negative values", label, name, "frequency, recency, T and spend cannot be negative")
     return values
 
 
@@ -139,36 +141,12 @@ def rfm_arrays(summary: pd.DataFrame, label: str = "summary") -> tuple[np.ndarra
     x = as_float_column(summary, "frequency", label)
     tx = as_float_column(summary, "recency", label)
     T = as_float_column(summary, "T", label)
-    frac = np.flatnonzero(np.abs(x - np.round(x)) > 1e-9)
-    if frac.size:
-        raise DataError(
-            f"{frac.size} non-integer frequencies",
-            file=label,
-            column="frequency",
-            rows=frac[:5].tolist(),
-            n_rows=int(frac.size),
-            hint="frequency is a count of repeat purchase days",
-        )
-    late = np.flatnonzero(tx > T * (1 + 1e-9) + 1e-9)
-    if late.size:
-        raise DataError(
-            f"{late.size} customers have recency > T",
-            file=label,
-            column="recency",
-            rows=late[:5].tolist(),
-            n_rows=int(late.size),
-            hint="recency (first to last purchase) cannot exceed T (first purchase to the end of the period)",
-        )
-    odd = np.flatnonzero((x == 0) & (tx > 1e-9))
-    if odd.size:
-        raise DataError(
-            f"{odd.size} customers have recency > 0 but no repeat purchase",
-            file=label,
-            column="recency",
-            rows=odd[:5].tolist(),
-            n_rows=int(odd.size),
-            hint="by the BTYD convention recency is 0 when frequency is 0",
-        )
+    _refuse_rows(np.abs(x - np.round(x)) > 1e-9, "non-integer frequencies", label, "frequency",
+                 "frequency is a count of repeat purchase days")
+    _refuse_rows(tx > T * (1 + 1e-9) + 1e-9, "customers have recency > T", label, "recency",
+                 "recency (first to last purchase) cannot exceed T (first purchase to the end of the period)")
+    _refuse_rows((x == 0) & (tx > 1e-9), "customers have recency > 0 but no repeat purchase", label, "recency",
+                 "by the BTYD convention recency is 0 when frequency is 0")
     return np.round(x), np.minimum(tx, T), T
 
 
