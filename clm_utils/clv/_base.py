@@ -20,17 +20,105 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from scipy import optimize
+from scipy import optimize, stats
 
 from clm_utils.errors import DataError, ModelError, ParameterError
 
 Z95 = 1.959963984540054
 #: log-parameter box used by the optimiser (exp(+-18) ~ 1.5e-8 .. 6.6e7).
 LOG_BOUND = 18.0
+
+
+#: log-value at which a collapsed shape parameter (r, a or s -> infinity) is held: e^12 ~ 1.6e5, a
+#: coefficient of variation of 1/sqrt(1.6e5) = 0.25%, i.e. no heterogeneity, while the matching
+#: scale parameter (shape / mean) stays well inside the box.
+COLLAPSE_LOG = LOG_BOUND - 6.0
+#: fewest repeat buyers for which a transaction model is fitted at all.  Below this the 2-4
+#: parameters rest on a handful of customers: the estimates are at the boundary or have standard
+#: errors larger than themselves (checked on CDNOW subsamples), so a clear error is more honest.
+MIN_REPEAT_BUYERS = 10
+#: a dropout model whose fitted share of customers dropping out by the longest observed T is
+#: below this is numerically its no-dropout limit, the NBD.
+DROPOUT_NIL = 1e-6
+
+
+class BoundaryEstimate(ModelError):
+    """The maximum-likelihood estimate lies on the boundary of the parameter space.
+
+    A :class:`~clm_utils.errors.ModelError` (callers that catch that keep working) that carries
+    what the fit found, so that a caller can fit the nested limit model instead:
+
+    ``model``         name of the model that was fitted;
+    ``limit``         name of the nested limit model the estimate converges to (``"NBD"``), or None;
+    ``log_likelihood`` the supremum of the log-likelihood reached (for the likelihood-ratio test);
+    ``logp``          the log-parameters where the optimiser stopped;
+    ``at_low`` / ``at_high`` which parameters sit on the lower / upper edge of the box;
+    ``description``   one phrase saying where the estimate went, e.g. ``"a -> 0"``.
+    """
+
+    def __init__(self, message: str, *, hint: str | None = None, model: str = "", limit: str | None = None,
+                 log_likelihood: float = float("nan"), logp: np.ndarray | None = None,
+                 at_low: np.ndarray | None = None, at_high: np.ndarray | None = None,
+                 description: str = "") -> None:
+        self.model = model
+        self.limit = limit
+        self.log_likelihood = log_likelihood
+        self.logp = logp
+        self.at_low = at_low
+        self.at_high = at_high
+        self.description = description
+        super().__init__(message, hint=hint)
+
+
+def _max_gradient(res: Any) -> float:
+    jac = getattr(res, "jac", None)
+    if jac is None:
+        return float("nan")
+    return float(np.max(np.abs(np.asarray(jac, dtype=float)))) if np.size(jac) else 0.0
+
+
+def _converged(res: Any) -> bool:
+    """Optimiser success, or a gradient of the mean log-likelihood below 1e-5 (L-BFGS-B often
+    stops with a line-search warning at an optimum that is already exact to the last digit)."""
+    if bool(res.success):
+        return True
+    g = _max_gradient(res)
+    return bool(np.isfinite(g) and g < 1e-5)
+
+
+def check_repeat_buyers(x: np.ndarray, w: np.ndarray | None, model: str) -> None:
+    """Raise :class:`ModelError` when fewer than :data:`MIN_REPEAT_BUYERS` customers repeat."""
+    n_rep = float(np.count_nonzero(x > 0)) if w is None else float(np.dot(w, x > 0))
+    if n_rep == 0:
+        raise ModelError(
+            f"{model}: nobody made a repeat purchase, so purchase rates and dropout cannot be identified",
+            hint="use a longer calibration period or data with repeat customers",
+        )
+    if n_rep < MIN_REPEAT_BUYERS:
+        raise ModelError(
+            f"{model}: only {n_rep:g} customer(s) made a repeat purchase; at least {MIN_REPEAT_BUYERS} are "
+            "needed to estimate purchase rates (and dropout)",
+            hint="use a longer calibration period (or an earlier calibration end), or more customers",
+        )
+
+
+def boundary_lr_test(ll_full: float, ll_limit: float) -> tuple[float, float]:
+    """Likelihood-ratio test of a nested limit model that lies on the boundary of the full one.
+
+    ``LR = 2 (ll_full - ll_limit)`` (clipped at 0).  With one parameter on the boundary under the
+    null (a = 0, or s = 0), LR is asymptotically the 50:50 mixture of chi2_0 and chi2_1 (Self & Liang
+    1987), so ``p = 0.5 P(chi2_1 > LR)`` for LR > 0 and 1 for LR = 0.  The other dropout parameter
+    (b, or beta) is not identified under the null, so this p-value is approximate.
+    """
+    lr = max(2.0 * (float(ll_full) - float(ll_limit)), 0.0)
+    if not np.isfinite(lr):
+        return float("nan"), float("nan")
+    p = 1.0 if lr <= 1e-8 else 0.5 * float(stats.chi2.sf(lr, 1))
+    return lr, p
 
 
 # --------------------------------------------------------------------------------------------
@@ -176,16 +264,17 @@ def broadcast_t(t: Any, n: int, name: str = "t") -> np.ndarray:
 # fitting
 # --------------------------------------------------------------------------------------------
 def _numeric_hessian_from_grad(grad: Callable[[np.ndarray], np.ndarray], x: np.ndarray, h: float = 1e-5) -> np.ndarray:
-    """Forward differences of the analytic gradient (k + 1 gradient calls), symmetrised.
+    """Central differences of the analytic gradient (2k gradient calls), symmetrised.
 
-    The truncation error is O(h * third derivative), ~1e-5 relative on the standard errors."""
+    Column i is ``(g(x + h e_i) - g(x - h e_i)) / 2h``; the truncation error is
+    O(h^2 * third derivative), ~1e-10 relative, far below the 4 significant digits that
+    published standard errors carry (forward differences, used before, were O(h))."""
     k = x.size
-    g0 = grad(x)
     H = np.empty((k, k))
     for i in range(k):
         e = np.zeros(k)
         e[i] = h
-        H[i] = (grad(x + e) - g0) / h
+        H[i] = (grad(x + e) - grad(x - e)) / (2 * h)
     return (H + H.T) / 2
 
 
@@ -232,6 +321,12 @@ class BaseFitter:
     n_obs_: float
     n_unique_: int
     covariance_: pd.DataFrame
+    #: False when no optimiser start converged (the result is flagged, see ``notes_``).
+    converged_: bool
+    #: one-sentence notes for the report (non-convergence, parameters held at a limit).
+    notes_: list[str]
+    #: parameters held at a limit value rather than estimated.
+    fixed_: tuple[str, ...]
 
     # -- to implement -------------------------------------------------------------------
     def _loglik_rows(self, logp: np.ndarray, data: dict[str, np.ndarray], need_grad: bool) -> tuple[
@@ -247,20 +342,45 @@ class BaseFitter:
         ll, _ = self._loglik_rows(logp, data, False)
         return float(np.sum(data["w"] * ll))
 
+    # -- fixed parameters (a collapsed heterogeneity is held at its limit) -------------
+    def _free_mask(self) -> np.ndarray:
+        mask = np.ones(len(self._param_names), dtype=bool)
+        for i in getattr(self, "_fixed", {}):
+            mask[i] = False
+        return mask
+
+    def _expand(self, free: np.ndarray) -> np.ndarray:
+        fixed: dict[int, float] = getattr(self, "_fixed", {})
+        if not fixed:
+            return np.asarray(free, dtype=float)
+        full = np.empty(len(self._param_names))
+        full[self._free_mask()] = free
+        for i, v in fixed.items():
+            full[i] = v
+        return full
+
     def _fit_ml(self, data: dict[str, np.ndarray], x0: np.ndarray | None = None, finish: bool = True,
                 hess0: np.ndarray | None = None) -> np.ndarray:
         """Maximise the likelihood; ``x0`` is an optional start (log scale) tried first.
 
         With ``hess0`` (the Hessian of the mean negative log-likelihood near ``x0``, e.g. from a fit
         on a subsample) BFGS starts from that curvature and converges in a few quasi-Newton steps;
-        L-BFGS-B from the usual starts remains the fallback.  Returns the log-parameters; with
+        L-BFGS-B from the usual starts remains the fallback.  Parameters listed in ``self._fixed``
+        (index -> log value) are held fixed.  Returns the full vector of log-parameters; with
         ``finish`` the results (params, SEs, ...) are stored.
+
+        Raises
+        ------
+        BoundaryEstimate
+            The maximum lies on the edge of the parameter box (a parameter ran off to 0 or infinity).
         """
         w = data["w"]
         total = float(w.sum())
-        k = len(self._param_names)
+        mask = self._free_mask()
+        k = int(mask.sum())
 
-        def objective(logp: np.ndarray) -> tuple[float, np.ndarray] | float:
+        def objective(free: np.ndarray) -> tuple[float, np.ndarray] | float:
+            logp = self._expand(free)
             with np.errstate(all="ignore"):
                 ll, g = self._loglik_rows(logp, data, self._has_gradient)
             f = -float(np.sum(w * ll)) / total
@@ -270,18 +390,23 @@ class BaseFitter:
                     return f, np.zeros(k)
                 return f
             if self._has_gradient:
-                grad = -np.sum(w[:, None] * g, axis=0) / total
+                grad = -(w @ g)[mask] / total
                 if not np.all(np.isfinite(grad)):
                     grad = np.nan_to_num(grad)
                 return f, grad
             return f
 
+        if x0 is not None:
+            x0 = np.asarray(x0, dtype=float)[mask]
+        if hess0 is not None:
+            hess0 = np.asarray(hess0, dtype=float)[np.ix_(mask, mask)]
         with _single_thread_blas():
             return self._fit_ml_inner(data, objective, k, x0, finish, hess0)
 
     def _fit_ml_inner(self, data: dict[str, np.ndarray], objective: Callable[..., Any], k: int,
                       x0: np.ndarray | None, finish: bool, hess0: np.ndarray | None) -> np.ndarray:
-        starts = ([x0] if x0 is not None else []) + [self._start(data)]
+        mask = self._free_mask()
+        starts = ([x0] if x0 is not None else []) + [self._start(data)[mask]]
         starts += [np.log(np.full(k, v)) for v in (1.0, 0.5, 2.0)]
         best = None
         if x0 is not None and hess0 is not None and self._has_gradient:
@@ -314,21 +439,29 @@ class BaseFitter:
                 )
             if np.isfinite(res.fun) and res.fun < 1e99 and (best is None or res.fun < best.fun - 1e-12):
                 best = res
-            if best is not None and best.success and np.max(np.abs(best.x)) < LOG_BOUND - 1e-3:
+            if best is not None and _converged(best) and np.max(np.abs(best.x)) < LOG_BOUND - 1e-3:
                 break
         if best is None or not np.isfinite(best.fun) or best.fun >= 1e99:
             raise ModelError(
                 f"{self._model_name}: the likelihood could not be evaluated on these data",
                 hint="check that the summary uses one time unit and holds enough customers",
             )
-        logp = best.x
-        at_bound = np.abs(logp) >= LOG_BOUND - 1e-3
-        if np.any(at_bound):
-            names = [n for n, b in zip(self._param_names, at_bound, strict=True) if b]
-            raise ModelError(
+        logp = self._expand(best.x)
+        total = float(data["w"].sum())
+        self._converged = _converged(best)
+        self._max_gradient = _max_gradient(best)
+        at_low = np.zeros(logp.size, dtype=bool)
+        at_high = np.zeros(logp.size, dtype=bool)
+        at_low[mask] = best.x <= -LOG_BOUND + 1e-3
+        at_high[mask] = best.x >= LOG_BOUND - 1e-3
+        if np.any(at_low | at_high):
+            names = [n for n, b in zip(self._param_names, at_low | at_high, strict=True) if b]
+            raise BoundaryEstimate(
                 f"{self._model_name}: the data cannot identify the model (parameter(s) {', '.join(names)} "
                 "ran off to 0 or infinity)",
                 hint="use more customers, a longer calibration period, or a simpler model",
+                model=self._model_name, logp=logp, at_low=at_low, at_high=at_high,
+                log_likelihood=-float(best.fun) * total,
             )
         if finish:
             self._finish(logp, data)
@@ -351,37 +484,48 @@ class BaseFitter:
     def _finish(self, logp: np.ndarray, data: dict[str, np.ndarray]) -> None:
         names = list(self._param_names)
         theta = np.exp(logp)
+        mask = self._free_mask()
         self.params_ = pd.Series(theta, index=names, name="estimate")
         self.log_likelihood_ = self._total_ll(logp, data)
         self.n_obs_ = float(data["w"].sum())
         self.n_unique_ = int(data["w"].size)
         self._logp = logp
-        # observed information on the log scale
+        self.fixed_ = tuple(n for n, free in zip(names, mask, strict=True) if not free)
+        self.converged_ = bool(getattr(self, "_converged", True))
+        self.notes_ = []
+        if not self.converged_:
+            self.notes_.append(
+                f"{self._model_name}: the optimiser did not converge from any start (largest gradient "
+                f"{getattr(self, '_max_gradient', np.nan):.1e}), so the estimates may not be the maximum "
+                "likelihood; do not rely on them")
+        # observed information on the log scale, over the free parameters
         with np.errstate(all="ignore"):
             if self._has_gradient:
 
-                def grad(lp: np.ndarray) -> np.ndarray:
-                    _, g = self._loglik_rows(lp, data, True)
+                def grad(free: np.ndarray) -> np.ndarray:
+                    _, g = self._loglik_rows(self._expand(free), data, True)
                     assert g is not None
-                    return data["w"] @ g
+                    return (data["w"] @ g)[mask]
 
-                H = _numeric_hessian_from_grad(grad, logp)
+                H = _numeric_hessian_from_grad(grad, logp[mask])
             else:
-                H = _numeric_hessian_from_fun(lambda lp: self._total_ll(lp, data), logp)
+                H = _numeric_hessian_from_fun(lambda free: self._total_ll(self._expand(free), data), logp[mask])
         info = -H
-        cov_log = np.full((len(names), len(names)), np.nan)
         try:
             eig = np.linalg.eigvalsh(info)
             if np.all(np.isfinite(info)) and eig.min() > 1e-10 * max(eig.max(), 1e-300):
-                cov_log = np.linalg.inv(info)
+                cov_free = np.linalg.inv(info)
             else:
                 raise np.linalg.LinAlgError("singular information")
         except np.linalg.LinAlgError as exc:
-            raise ModelError(
+            raise BoundaryEstimate(
                 f"{self._model_name}: the data cannot identify the model (the likelihood is flat in some "
                 "direction, so the estimates are not unique and have no standard errors)",
                 hint="use more customers, a longer calibration period, or a simpler model",
+                model=self._model_name, logp=logp, log_likelihood=self.log_likelihood_,
             ) from exc
+        cov_log = np.zeros((len(names), len(names)))
+        cov_log[np.ix_(mask, mask)] = cov_free
         se_log = np.sqrt(np.clip(np.diag(cov_log), 0, None))
         self._cov_log = cov_log
         self._se_log = se_log
@@ -427,6 +571,9 @@ class BaseFitter:
             bic=self.bic_,
             n=self.n_obs_,
             n_unique=self.n_unique_,
+            converged=getattr(self, "converged_", True),
+            notes=list(getattr(self, "notes_", [])),
+            fixed=tuple(getattr(self, "fixed_", ())),
         )
         return out
 
@@ -450,6 +597,9 @@ class BaseFitter:
         self.log_likelihood_ = np.nan
         self.n_obs_ = np.nan
         self.n_unique_ = 0
+        self.converged_ = True
+        self.notes_ = []
+        self.fixed_ = ()
         return self
 
     def sample_params(self, n: int, seed: int) -> pd.DataFrame:
@@ -470,12 +620,31 @@ class BaseFitter:
 
 
 class TransactionModel(BaseFitter):
-    """Shared prediction API of the continuous-time transaction models (BG/NBD, MBG/NBD, Pareto/NBD).
+    """Shared prediction API of the continuous-time transaction models (BG/NBD, MBG/NBD, Pareto/NBD, NBD).
 
     A subclass supplies ``_palive(x, tx, T)`` (P(alive at T)) and ``_exp_alive(t, x, T)``
     (expected purchases in ``(T, T+t]`` given alive), plus ``probability_of_n_purchases_up_to_time``;
     the customer-level predictions below are the same for every model.
+
+    Boundaries of the parameter space (see :meth:`_fit_transaction`):
+
+    * no dropout within the window (BG/NBD a -> 0 or b -> infinity; Pareto/NBD s -> 0 or
+      beta -> infinity): the model is its limit, the NBD, and ``fit`` raises
+      :class:`BoundaryEstimate` with ``limit="NBD"`` and the supremum of the log-likelihood, so
+      that :func:`clm_utils.clv.fit_transaction_model` fits the NBD and reports the
+      likelihood-ratio comparison;
+    * a heterogeneity that collapses (a shape parameter r, a or s -> infinity with its scale, i.e.
+      every customer has the same rate or dropout probability): the shape is held at its limit
+      (``e^12``, a coefficient of variation of 0.25%), the other parameters are estimated, and
+      ``fixed_`` and ``notes_`` say so.
     """
+
+    #: True when a customer without a repeat purchase has P(alive) = 1 by construction.
+    one_time_buyers_alive: ClassVar[bool] = False
+    #: shape parameters whose run to infinity means a heterogeneity collapses.
+    _shape_params: ClassVar[tuple[str, ...]] = ()
+    #: what each shape parameter's collapse means, for the note.
+    _collapse_meaning: ClassVar[dict[str, str]] = {}
 
     def _palive(self, x: np.ndarray, tx: np.ndarray, T: np.ndarray) -> np.ndarray:  # pragma: no cover
         raise NotImplementedError
@@ -486,6 +655,67 @@ class TransactionModel(BaseFitter):
     def probability_of_n_purchases_up_to_time(self, t: Any, n: Any) -> np.ndarray | float:  # pragma: no cover
         raise NotImplementedError
 
+    def _dropout_share(self, theta: np.ndarray, t: float) -> float:
+        """Share of a cohort that has dropped out ``t`` after the first purchase (0 without dropout)."""
+        return 0.0
+
+    def _no_dropout_description(self, theta: np.ndarray) -> str:  # pragma: no cover - per model
+        return "no dropout"
+
+    # -- fitting with boundaries --------------------------------------------------------
+    def _fit_transaction(self, data: dict[str, np.ndarray], x0: np.ndarray | None = None,
+                         hess0: np.ndarray | None = None) -> None:
+        """Maximum likelihood with the boundary rules of the class docstring; stores the results."""
+        self._fixed = {}
+        names = list(self._param_names)
+        t_max = float(np.max(data["T"]))
+        for _ in range(len(self._shape_params) + 1):
+            try:
+                logp = self._fit_ml(data, x0=x0, finish=False, hess0=hess0)
+                break
+            except BoundaryEstimate as exc:
+                assert exc.logp is not None and exc.at_high is not None
+                self._raise_if_no_dropout(exc.logp, exc.log_likelihood, t_max, exc)
+                collapse = [i for i, n in enumerate(names)
+                            if n in self._shape_params and exc.at_high[i] and i not in self._fixed]
+                if not collapse:
+                    raise
+                for i in collapse:
+                    self._fixed[i] = COLLAPSE_LOG
+                x0 = hess0 = None
+        else:  # pragma: no cover - every shape parameter already fixed
+            raise ModelError(f"{self._model_name}: the data cannot identify the model")
+        self._raise_if_no_dropout(logp, self._total_ll(logp, data), t_max, None)
+        try:
+            self._finish(logp, data)
+        except BoundaryEstimate as exc:
+            self._raise_if_no_dropout(logp, exc.log_likelihood, t_max, exc)
+            raise
+        for n in self.fixed_:
+            self.notes_.append(
+                f"{self._model_name}: {self._collapse_meaning.get(n, n + ' heterogeneity collapses')} "
+                f"({n} -> infinity), so {n} is held at its limit and the other parameters are estimated")
+
+    def _raise_if_no_dropout(self, logp: np.ndarray, ll: float, t_max: float,
+                             cause: BaseException | None) -> None:
+        theta = np.exp(logp)
+        with np.errstate(all="ignore"):
+            share = self._dropout_share(theta, t_max)
+        if not (np.isfinite(share) and share < DROPOUT_NIL):
+            return
+        desc = self._no_dropout_description(theta)
+        exc = BoundaryEstimate(
+            f"{self._model_name}: the estimate runs to the boundary of the parameter space ({desc}): fewer "
+            f"than 1 in {1 / DROPOUT_NIL:,.0f} customers would have dropped out within the data, so the "
+            "model reduces to its no-dropout limit, the NBD",
+            hint="fit clm_utils.clv.NBD instead (clv.fit_transaction_model and clv.fit_value_models do this)",
+            model=self._model_name, limit="NBD", log_likelihood=ll, logp=logp, description=desc,
+        )
+        if cause is None:
+            raise exc
+        raise exc from cause
+
+    # -- predictions --------------------------------------------------------------------
     def _cond_exp(self, t: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray) -> np.ndarray:
         return self._palive(x, tx, T) * self._exp_alive(t, x, T)
 

@@ -17,7 +17,7 @@ analytic (digamma functions).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -25,6 +25,7 @@ from scipy import special, stats
 
 from clm_utils.clv._base import (
     TransactionModel,
+    check_repeat_buyers,
     compress_rows,
     resolve_weights,
     rfm_arrays,
@@ -47,6 +48,13 @@ class BetaGeo(TransactionModel):
     _param_names = ("r", "alpha", "a", "b")
     _model_name = "BG/NBD"
     _m = 0  # 1 for MBG/NBD
+    #: BG/NBD: dropout can only follow a repeat purchase, so P(alive) = 1 at frequency 0.
+    one_time_buyers_alive: ClassVar[bool] = True
+    _shape_params: ClassVar[tuple[str, ...]] = ("r", "a")
+    _collapse_meaning: ClassVar[dict[str, str]] = {
+        "r": "purchase rates do not vary between customers",
+        "a": "the dropout probability does not vary between customers",
+    }
     _warm_rows = 20_000  # distinct rows used by the warm-start fit on large data
 
     # ------------------------------------------------------------------ fitting
@@ -65,19 +73,21 @@ class BetaGeo(TransactionModel):
         DataError
             Invalid summary (see :func:`clm_utils.clv._base.rfm_arrays`).
         ModelError
-            Nobody made a repeat purchase, or the data cannot identify the parameters.
+            Fewer than ``MIN_REPEAT_BUYERS`` (10) repeat buyers, or the data cannot identify the
+            parameters.
+        BoundaryEstimate
+            (a ModelError) The estimate runs to the no-dropout boundary; ``limit == "NBD"``.
+
+        After the fit, ``converged_`` is False (with a note in ``notes_``) when no optimiser start
+        converged, and ``fixed_`` names a shape parameter held at its limit when a heterogeneity
+        collapsed (see :class:`~clm_utils.clv._base.TransactionModel`).
         """
         x, tx, T = rfm_arrays(summary)
         w = resolve_weights(summary, weights)
         wsum = len(x) if w is None else float(w.sum())
         if wsum <= 0:
             raise ModelError(f"{self._model_name}: the total weight is zero")
-        if np.all(x == 0) or (w is not None and float(np.dot(w, x > 0)) == 0):
-            raise ModelError(
-                f"{self._model_name}: nobody made a repeat purchase, so purchase rates and dropout "
-                "cannot be identified",
-                hint="use a longer calibration period or data with repeat customers",
-            )
+        check_repeat_buyers(x, w, self._model_name)
         if len(x) < 3 and w is None:
             raise ModelError(
                 f"{self._model_name}: {len(x)} customer(s) cannot identify a 4-parameter model",
@@ -87,6 +97,7 @@ class BetaGeo(TransactionModel):
         keep = uw > 0
         ux, utx, uT, uw = ux[keep], utx[keep], uT[keep], uw[keep]
         x0 = hess0 = None
+        self._fixed = {}
         if ux.size > 4 * self._warm_rows:
             # warm start on large data: a fit on every k-th distinct row (weights scaled by k) lands
             # close to the optimum and gives the curvature there, so BFGS on the full data needs
@@ -99,8 +110,23 @@ class BetaGeo(TransactionModel):
                 hess0 = self._mean_hessian(x0, sub_data)
             except ModelError:
                 x0 = hess0 = None
-        self._fit_ml(self._make_data(ux, utx, uT, uw), x0=x0, hess0=hess0)
+        self._fit_transaction(self._make_data(ux, utx, uT, uw), x0=x0, hess0=hess0)
         return self
+
+    def _dropout_share(self, theta: np.ndarray, t: float) -> float:
+        """An upper bound on the share of a cohort that has dropped out by ``t``.
+
+        1 - S(t) = E_p[(1 - p)^m (1 - (alpha/(alpha + p t))^r)] + m E[p] <= (r t / alpha) E[p] + m E[p]
+        (since 1 - (1 + u)^-r <= r u), with E[p] = a/(a+b).  The bound is used to decide that dropout
+        is nil; scipy's 2F1 for S(t) itself returns NaN at the boundary (a + b ~ 1e4).
+        """
+        r, alpha, a, b = theta
+        mean_p = a / (a + b)
+        return float(min(1.0, mean_p * (r * t / alpha + self._m)))
+
+    def _no_dropout_description(self, theta: np.ndarray) -> str:
+        _, _, a, b = theta
+        return f"mean dropout probability a/(a+b) -> 0, with a = {a:.2g}, b = {b:.3g}"
 
     def _make_data(self, x: np.ndarray, tx: np.ndarray, T: np.ndarray, w: np.ndarray) -> dict[str, np.ndarray]:
         # rows without repeat purchases first: for BG/NBD their likelihood has no second term
@@ -257,6 +283,7 @@ class ModifiedBetaGeo(BetaGeo):
 
     _model_name = "MBG/NBD"
     _m = 1
+    one_time_buyers_alive: ClassVar[bool] = False
 
 
 def _expected_given_alive_quadrature(y: np.ndarray, k: np.ndarray, bb: np.ndarray, a: float,

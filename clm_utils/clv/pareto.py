@@ -21,7 +21,7 @@ exists (derivatives of 2F1 in its parameters), so the fit uses central differenc
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -29,6 +29,7 @@ from scipy import special, stats
 
 from clm_utils.clv._base import (
     TransactionModel,
+    check_repeat_buyers,
     compress_rows,
     resolve_weights,
     rfm_arrays,
@@ -38,22 +39,31 @@ from clm_utils.clv._base import (
 from clm_utils.errors import ModelError, ParameterError
 
 
-def _log_hyp2f1_a_a1(a: np.ndarray, b: np.ndarray, z: np.ndarray) -> np.ndarray:
-    """log 2F1(a, b; a+1; z) for 0 <= z < 1 via Euler's transformation (no overflow)."""
-    return (1.0 - b) * np.log1p(-z) + np.log(special.hyp2f1(1.0, a + 1.0 - b, a + 1.0, z))
+def _log_hyp2f1_a_a1(a: np.ndarray, b: np.ndarray, z: np.ndarray, log1mz: np.ndarray | None = None) -> np.ndarray:
+    """log 2F1(a, b; a+1; z) for 0 <= z < 1 via Euler's transformation (no overflow).
+
+    ``log1mz`` is log(1 - z) when the caller can form 1 - z without cancellation."""
+    if log1mz is None:
+        log1mz = np.log1p(-z)
+    return (1.0 - b) * log1mz + np.log(special.hyp2f1(1.0, a + 1.0 - b, a + 1.0, z))
 
 
 def _log_F(r: float, alpha: float, s: float, beta: float, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """log F(y) of FH 2005 for purchase count x at time y (see the module docstring)."""
+    """log F(y) of FH 2005 for purchase count x at time y (see the module docstring).
+
+    ``1 - z = (min(alpha, beta) + y) / (max(alpha, beta) + y)`` is formed directly: through
+    ``log1p(-z)`` it loses all precision when max/min(alpha, beta) >~ 1e12 and y is small
+    (one-time buyers), which made the log-likelihood positive or infinite inside the box."""
     a1 = r + s + x
     if alpha >= beta:
         b1 = s + 1.0
-        big = alpha
+        big, small = alpha, beta
     else:
         b1 = r + x
-        big = beta
-    z = abs(alpha - beta) / (big + y)
-    return _log_hyp2f1_a_a1(a1, b1, z) - a1 * np.log(big + y)
+        big, small = beta, alpha
+    log_big = np.log(big + y)
+    z = (big - small) / (big + y)
+    return _log_hyp2f1_a_a1(a1, b1, z, np.log(small + y) - log_big) - a1 * log_big
 
 
 def _log_A0_terms(
@@ -82,16 +92,19 @@ class ParetoNBD(TransactionModel):
     _param_names = ("r", "alpha", "s", "beta")
     _model_name = "Pareto/NBD"
     _has_gradient = False
+    #: a customer without repeat purchase may already have died: P(alive) < 1 at frequency 0.
+    one_time_buyers_alive: ClassVar[bool] = False
+    _shape_params: ClassVar[tuple[str, ...]] = ("r", "s")
+    _collapse_meaning: ClassVar[dict[str, str]] = {
+        "r": "purchase rates do not vary between customers",
+        "s": "dropout rates do not vary between customers (exponential lifetimes with the common rate s/beta)",
+    }
 
     def fit(self, summary: pd.DataFrame, weights: Any = None) -> ParetoNBD:
         """Fit by maximum likelihood (see :meth:`BetaGeo.fit` for the contract and errors)."""
         x, tx, T = rfm_arrays(summary)
         w = resolve_weights(summary, weights)
-        if np.all(x == 0) or (w is not None and float(np.dot(w, x > 0)) == 0):
-            raise ModelError(
-                "Pareto/NBD: nobody made a repeat purchase, so purchase rates and lifetimes cannot be identified",
-                hint="use a longer calibration period or data with repeat customers",
-            )
+        check_repeat_buyers(x, w, self._model_name)
         if len(x) < 3 and w is None:
             raise ModelError(f"Pareto/NBD: {len(x)} customer(s) cannot identify a 4-parameter model")
         (ux, utx, uT), uw, _ = compress_rows([x, tx, T], w)
@@ -102,8 +115,17 @@ class ParetoNBD(TransactionModel):
         (x2, y2), _, i2 = compress_rows([x, T])
         data = {"x": x, "tx": tx, "T": T, "w": uw[keep], "xu": xu, "xinv": xinv,
                 "x1": x1, "y1": y1, "i1": i1, "x2": x2, "y2": y2, "i2": i2}
-        self._fit_ml(data)
+        self._fit_transaction(data)
         return self
+
+    def _dropout_share(self, theta: np.ndarray, t: float) -> float:
+        """Share of a cohort dead ``t`` after the first purchase: 1 - (beta/(beta+t))^s."""
+        _, _, s, beta = theta
+        return float(-np.expm1(-s * np.log1p(t / beta)))
+
+    def _no_dropout_description(self, theta: np.ndarray) -> str:
+        _, _, s, beta = theta
+        return f"mean dropout rate s/beta -> 0, with s = {s:.2g}, beta = {beta:.3g}"
 
     def _start(self, data: dict[str, np.ndarray]) -> np.ndarray:
         w = data["w"]
