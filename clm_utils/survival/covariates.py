@@ -1,0 +1,78 @@
+"""Cox covariates built from the purchase history: an early-period landmark design."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from clm_utils.config import unit_days
+from clm_utils.errors import DataError
+from clm_utils.summary import purchase_days
+from clm_utils.survival._common import check_transactions, to_days
+
+__all__ = ["early_period_cox_data", "varying_covariates"]
+
+
+def early_period_cox_data(
+    transactions: pd.DataFrame,
+    durations: pd.DataFrame,
+    early_period: float | str = 13,
+    time_unit: str = "W",
+) -> pd.DataFrame:
+    """Landmark data for a Cox model with covariates known at the end of an early period.
+
+    The number of repeat purchase days in the first ``early_period`` after the first purchase is
+    only known at the end of that period, so the model follows the customers whose relationship
+    lasted beyond it, from its end (otherwise early repeaters could not churn early by
+    construction).
+
+    Parameters
+    ----------
+    transactions
+        Canonical transactions (``customer_id``, ``date``, ``amount``); purchase days after a
+        customer's ``last_purchase`` in ``durations`` are ignored.
+    durations
+        :func:`clm_utils.survival.churn_durations` output (``first_purchase``,
+        ``last_purchase``, ``duration``, ``event``, ``first_amount``, ``cohort``), in ``time_unit``.
+    early_period
+        Length of the early period: a number of ``time_unit`` or text such as ``"13W"``.
+
+    Returns
+    -------
+    DataFrame indexed by ``customer_id``, only customers with ``duration > early_period``:
+    ``duration`` (time units after the end of the early period), ``event``,
+    ``log_first_amount`` (``log1p`` of the first purchase day's spend, negatives clipped to 0),
+    ``early_repeats`` (purchase days after the first one, up to the end of the early period),
+    ``cohort`` (acquisition month).
+    """
+    check_transactions(transactions)
+    need = ["first_purchase", "last_purchase", "duration", "event", "first_amount", "cohort"]
+    missing = [c for c in need if c not in durations.columns]
+    if missing:
+        raise DataError(f"durations lack the column(s) {', '.join(missing)}", column=missing[0],
+                        hint="build them with clm_utils.survival.churn_durations")
+    early_days = to_days(early_period, time_unit, "early_period")
+    early_units = early_days / unit_days(time_unit)
+    days = purchase_days(transactions[transactions["customer_id"].isin(durations.index)])
+    bounds = durations[["first_purchase", "last_purchase"]]
+    days = days.join(bounds, on="customer_id")
+    early_end = days["first_purchase"] + pd.Timedelta(days=early_days)
+    in_early = (days["date"] > days["first_purchase"]) & (days["date"] <= early_end) & (
+        days["date"] <= days["last_purchase"])
+    early = days[in_early].groupby("customer_id", observed=True).size()
+    out = pd.DataFrame(
+        {
+            "duration": durations["duration"] - early_units,
+            "event": durations["event"].astype(int),
+            "log_first_amount": np.log1p(durations["first_amount"].astype(float).clip(lower=0)),
+            "early_repeats": early.reindex(durations.index, fill_value=0).astype(int),
+            "cohort": durations["cohort"],
+        },
+        index=durations.index,
+    )
+    return out[durations["duration"] > early_units].sort_index()
+
+
+def varying_covariates(data: pd.DataFrame, candidates: list[str]) -> list[str]:
+    """The candidate columns of ``data`` that take more than one value (constant ones cannot enter a Cox model)."""
+    return [c for c in candidates if c in data.columns and data[c].nunique(dropna=True) > 1]

@@ -1,0 +1,133 @@
+"""Survival data from transactions: relationship durations with churn / censoring flags.
+
+Churn definition (used everywhere in the suite): a customer is **churned** at ``as_of`` when
+the gap since the last purchase exceeds the ``inactivity`` window; otherwise the customer is
+**right-censored** (still possibly active).  See :mod:`clm_utils.survival` for the two choices
+of churn time.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from clm_utils.config import unit_days
+from clm_utils.errors import DataError, ParameterError
+from clm_utils.summary import purchase_days
+from clm_utils.survival._common import check_transactions, to_days
+
+__all__ = ["churn_durations", "landmark_durations"]
+
+
+def churn_durations(
+    transactions: pd.DataFrame,
+    as_of: str | pd.Timestamp | None = None,
+    inactivity: float | str | pd.Timedelta = 26,
+    time_unit: str = "W",
+    churn_time: str = "last_purchase",
+) -> pd.DataFrame:
+    """Relationship duration and churn flag for every customer.
+
+    Parameters
+    ----------
+    transactions
+        Frame with ``customer_id``, ``date`` (datetime64) and ``amount``.  Rows after ``as_of``
+        are ignored; purchases on the same day are one purchase day
+        (:func:`clm_utils.summary.purchase_days`, the suite's one per-customer aggregation).
+    as_of
+        The date at which churn is judged (None = last transaction date).
+    inactivity
+        The silence that means churn: a number of ``time_unit`` (26 weeks by default), or a
+        Timedelta / string such as ``"182D"``.
+    time_unit
+        Unit of the returned durations (``D``, ``W``, ``M``, ``Q``, ``Y``).
+    churn_time
+        ``"last_purchase"`` (default: the churn time is the last purchase, the "death" of the
+        BTYD models) or ``"declared"`` (last purchase + inactivity; censored customers are
+        censored at ``as_of``).
+
+    Returns
+    -------
+    DataFrame indexed by ``customer_id`` with ``first_purchase``, ``last_purchase``,
+    ``duration`` (time units), ``event`` (1 = churned, 0 = censored), ``gap`` (time since last
+    purchase, in time units), ``n_purchase_days``, ``total_amount``, ``first_amount`` (spend on
+    the first purchase day), ``cohort`` (acquisition month, ``YYYY-MM``).  Sorted by customer.
+    """
+    check_transactions(transactions)
+    if churn_time not in ("last_purchase", "declared"):
+        raise ParameterError(
+            f"churn_time must be 'last_purchase' or 'declared', got {churn_time!r}", parameter="churn_time"
+        )
+    unit = unit_days(time_unit)
+    window = to_days(inactivity, time_unit, "inactivity")
+    tx = transactions[["customer_id", "date", "amount"]]
+    as_of_ts = pd.Timestamp(as_of) if as_of is not None else tx["date"].max()
+    tx = tx[tx["date"] <= as_of_ts]
+    if len(tx) == 0:
+        raise DataError(f"no transactions on or before the as-of date {as_of_ts.date()}", hint="use a later as_of")
+    days = purchase_days(tx)  # one row per customer and day, sorted by customer then date
+    g = days.groupby("customer_id", sort=True, observed=True)
+    out = pd.DataFrame(
+        {
+            "first_purchase": g["date"].min(),
+            "last_purchase": g["date"].max(),
+            "n_purchase_days": g["date"].size().astype(int),
+            "total_amount": g["amount"].sum(),
+            "first_amount": g["amount"].first(),
+        }
+    )
+    gap_days = (as_of_ts.normalize() - out["last_purchase"]).dt.days.astype(float)
+    churned = gap_days > window
+    life_days = (out["last_purchase"] - out["first_purchase"]).dt.days.astype(float)
+    if churn_time == "last_purchase":
+        dur_days = life_days
+    else:
+        tenure_days = (as_of_ts.normalize() - out["first_purchase"]).dt.days.astype(float)
+        dur_days = np.where(churned, life_days + window, tenure_days)
+    out["duration"] = np.asarray(dur_days, dtype=float) / unit
+    out["event"] = churned.astype(int)
+    out["gap"] = gap_days / unit
+    out["cohort"] = out["first_purchase"].dt.strftime("%Y-%m")
+    out.index.name = "customer_id"
+    return out[
+        ["first_purchase", "last_purchase", "duration", "event", "gap", "n_purchase_days", "total_amount",
+         "first_amount", "cohort"]
+    ]
+
+
+def landmark_durations(
+    transactions: pd.DataFrame,
+    landmark: str | pd.Timestamp,
+    as_of: str | pd.Timestamp | None = None,
+    inactivity: float | str | pd.Timedelta = 26,
+    time_unit: str = "W",
+) -> pd.DataFrame:
+    """Time from a landmark date to declared churn, for the customers still active at the landmark.
+
+    Each customer still active at ``landmark`` (last purchase within ``inactivity`` of it) is
+    followed to ``as_of``.  As in :func:`churn_durations`, a customer who buys again is not
+    churned: churn is declared at ``last purchase before as_of + inactivity`` when that moment
+    lies on or before ``as_of``; the others are censored at ``as_of``.
+
+    Returns
+    -------
+    DataFrame indexed by ``customer_id``: ``duration`` (time units from the landmark), ``event``.
+    """
+    check_transactions(transactions, need_amount=False)
+    unit = unit_days(time_unit)
+    window = to_days(inactivity, time_unit, "inactivity")
+    lm = pd.Timestamp(landmark)
+    end = pd.Timestamp(as_of) if as_of is not None else transactions["date"].max()
+    if lm >= end:
+        raise ParameterError("the landmark must be before as_of", parameter="landmark")
+    tx = transactions.loc[transactions["date"] <= end, ["customer_id", "date"]]
+    before = tx[tx["date"] <= lm].groupby("customer_id", observed=True)["date"].max()
+    active = before[(lm - before).dt.days <= window]
+    last = tx[tx["customer_id"].isin(active.index)].groupby("customer_id", observed=True)["date"].max()
+    last = last.reindex(active.index)
+    declared = last + pd.Timedelta(days=window)
+    event = declared <= end
+    stop = declared.where(event, end)
+    out = pd.DataFrame({"duration": (stop - lm).dt.days.astype(float) / unit, "event": event.astype(int)})
+    out.index.name = "customer_id"
+    return out.sort_index()

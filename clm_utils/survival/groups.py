@@ -1,0 +1,81 @@
+"""Survival across groups: Kaplan-Meier curves and log-rank tests for several groupings at once."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pandas as pd
+
+from clm_utils.errors import ModelError, ParameterError
+from clm_utils.survival.kaplan_meier import KaplanMeier, km_by_group, median_table
+from clm_utils.survival.logrank import logrank_test
+
+__all__ = ["GroupComparison", "compare_groups", "quantile_bands"]
+
+
+@dataclass
+class GroupComparison:
+    """Kaplan-Meier curves and a log-rank test for each of several groupings of the same customers.
+
+    Attributes
+    ----------
+    fits
+        grouping name -> {group -> KaplanMeier}, only groups with at least ``min_group_size`` customers.
+    logrank
+        One row per compared grouping: ``groups``, ``chisq``, ``df``, ``p_value`` (index ``grouping``).
+    skipped
+        One sentence per grouping that could not be compared (fewer than two large-enough groups).
+    """
+
+    fits: dict[str, dict[str, KaplanMeier]]
+    logrank: pd.DataFrame
+    skipped: list[str]
+
+    def medians(self) -> dict[str, pd.DataFrame]:
+        """Median relationship length (with CI) per group, for each compared grouping."""
+        return {name: median_table(fits) for name, fits in self.fits.items()}
+
+
+def compare_groups(durations: pd.DataFrame, groupings: Mapping[str, pd.Series],
+                   min_group_size: int = 30) -> GroupComparison:
+    """Compare survival across groups, for several groupings at once.
+
+    Parameters
+    ----------
+    durations
+        :func:`churn_durations` output: ``duration`` and ``event`` indexed by ``customer_id``.
+    groupings
+        name -> group label per customer (aligned on ``customer_id``; customers without a label
+        are left out of that grouping).
+    min_group_size
+        Groups smaller than this get no curve of their own and are left out of the test.
+    """
+    rows, fits, skipped = [], {}, []
+    for name, labels in groupings.items():
+        g = labels.reindex(durations.index)
+        keep = g.notna()
+        counts = g[keep].value_counts()
+        big_levels = counts[counts >= min_group_size].index
+        if len(big_levels) < 2:
+            skipped.append(f"{name}: fewer than two groups with {min_group_size}+ customers; no comparison")
+            continue
+        big = keep & g.isin(big_levels)
+        sub, labels_big = durations[big], g[big]
+        fits[name] = km_by_group(sub["duration"], sub["event"], labels_big, min_size=min_group_size)
+        res = logrank_test(sub["duration"], sub["event"], labels_big)
+        rows.append({"grouping": name, "groups": len(fits[name]), "chisq": res.statistic, "df": res.df,
+                     "p_value": res.p_value})
+    table = pd.DataFrame(rows, columns=["grouping", "groups", "chisq", "df", "p_value"]).set_index("grouping")
+    return GroupComparison(fits, table, skipped)
+
+
+def quantile_bands(values: pd.Series, n: int = 4) -> pd.Series:
+    """Equal-count bands of ``values`` labelled ``Q1 (lowest)`` .. ``Qn (highest)`` (ties broken by order)."""
+    if n < 2:
+        raise ParameterError("at least 2 bands are needed", parameter="n")
+    labels = [f"Q{i}" for i in range(1, n + 1)]
+    labels[0], labels[-1] = "Q1 (lowest)", f"Q{n} (highest)"
+    if len(values) < n:
+        raise ModelError(f"{len(values)} customers cannot be split into {n} bands", hint="use fewer bands")
+    return pd.qcut(values.rank(method="first"), n, labels=labels).astype("str")
