@@ -1,0 +1,232 @@
+"""What the SQL engines share: the order of the checks, the errors, and the data-quality table.
+
+An engine supplies an :class:`Executor` (run a query into pandas, register the customers with
+returns, materialise the wide per-customer table, write or fetch the summary).  :func:`run_sql`
+runs the checks in the order :func:`clm_utils.data.clean_transactions` runs them, raises the
+same errors, and builds the same :class:`~clm_utils.data.QualityReport`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import pandas as pd
+
+from clm_utils import config
+from clm_utils.data import QualityReport
+from clm_utils.engines import _sql
+from clm_utils.engines._source import Source
+from clm_utils.errors import DataError, ParameterError
+
+SUMMARY_COLUMNS = (
+    "frequency", "recency", "T", "monetary_value", "n_transactions", "n_purchase_days",
+    "total_amount", "first_amount", "first_purchase", "last_purchase",
+)
+HOLDOUT_COLUMNS = ("frequency_holdout", "monetary_value_holdout", "duration_holdout")
+
+_POLICIES = {
+    "negative": ("net", "drop", "raise"),
+    "zero": ("drop", "keep", "raise"),
+    "duplicates": ("drop", "keep", "raise"),
+    "invalid": ("raise", "drop"),
+}
+
+
+@dataclass
+class Policies:
+    """The cleaning policies of :func:`clm_utils.data.clean_transactions` (same defaults)."""
+
+    negative: str = "net"
+    zero: str = "drop"
+    duplicates: str = "drop"
+    invalid: str = "raise"
+    strict: bool = False
+    decimal: str = "."
+
+    @classmethod
+    def from_kwargs(cls, values: dict[str, Any]) -> Policies:
+        known = {"negative", "zero", "duplicates", "invalid", "strict", "decimal"}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ParameterError(f"unknown option {unknown[0]!r}", parameter=unknown[0],
+                                 hint=f"use one of {', '.join(sorted(known))}")
+        out = cls(**{k: v for k, v in values.items() if v is not None})
+        for name, allowed in _POLICIES.items():
+            if getattr(out, name) not in allowed:
+                raise ParameterError(f"{getattr(out, name)!r} is not a valid policy", parameter=name,
+                                     hint=f"use one of {', '.join(allowed)}")
+        if out.decimal not in (".", ","):
+            raise ParameterError(f"{out.decimal!r} is not a decimal mark", parameter="decimal", hint="use . or ,")
+        return out
+
+
+def parse_day(value: object, name: str) -> pd.Timestamp:
+    """A parameter date as a day-precision Timestamp (ParameterError when it does not parse)."""
+    try:
+        ts = pd.Timestamp(value)  # type: ignore[arg-type]
+    except (ValueError, TypeError):
+        raise ParameterError(f"{value!r} is not a date", parameter=name, hint="write it as YYYY-MM-DD") from None
+    if pd.isna(ts):
+        raise ParameterError("is empty", parameter=name, hint="write it as YYYY-MM-DD")
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert(None)
+    return ts.normalize()
+
+
+class Executor(Protocol):
+    """What an engine provides to :func:`run_sql`."""
+
+    dialect: _sql.Dialect
+
+    def fetch(self, sql: str) -> pd.DataFrame: ...
+
+    def register_customers(self, ids: list[str]) -> None: ...
+
+    def materialize(self, sql: str) -> str: ...
+
+    def write(self, table: str, columns: list[str], out: str) -> str: ...
+
+    def to_pandas(self, table: str, columns: list[str]) -> pd.DataFrame: ...
+
+
+def _slashed_format(ex: Executor, plan: _sql.Plan, src: Source, sample_value: str | None) -> str:
+    """Day/month order and year width of d/m/y dates over all rows (as :func:`parse_dates`)."""
+    stats = ex.fetch(_sql.slashed_query(ex.dialect, plan)).iloc[0]
+    first_max, second_max = stats["first_max"], stats["second_max"]
+    first_big = pd.notna(first_max) and first_max > 12
+    second_big = pd.notna(second_max) and second_max > 12
+    if first_big and second_big:
+        raise DataError("dates mix day-first and month-first order", file=src.label, column=config.DATE,
+                        hint="export the dates in one format, e.g. YYYY-MM-DD")
+    if first_big:
+        order = "%d", "%m"
+    elif second_big:
+        order = "%m", "%d"
+    else:
+        raise DataError(f"dates such as {sample_value!r} are ambiguous (day/month or month/day)", file=src.label,
+                        column=config.DATE, hint="pass --date-format '%d/%m/%Y' or '%m/%d/%Y'")
+    sep = "/"
+    for ch in str(sample_value or ""):
+        if ch in "/.-":
+            sep = ch
+            break
+    year = "%Y" if stats["year_min"] == 4 and stats["year_max"] == 4 else "%y"
+    return f"{order[0]}{sep}{order[1]}{sep}{year}"
+
+
+def run_sql(
+    ex: Executor,
+    src: Source,
+    *,
+    as_of: pd.Timestamp,
+    calibration_end: pd.Timestamp | None,
+    time_unit: str,
+    policies: Policies,
+    out: str | None,
+    date_sample: str | None = None,
+) -> tuple[pd.DataFrame | str, QualityReport]:
+    """Run the checks and the summary on an engine; return (summary or output path, quality report)."""
+    plan = _sql.Plan(columns=src.columns, types=dict(src.types), date_rule=src.date_rule,
+                     as_of=str(as_of.date()), calibration_end=str(calibration_end.date()) if calibration_end is not None
+                     else None, unit_days=config.unit_days(time_unit), negative=policies.negative,
+                     zero=policies.zero, duplicates=policies.duplicates, decimal=policies.decimal)
+    d = ex.dialect
+    slashed = _slashed_format(ex, plan, src, date_sample) if src.date_rule[0] == "slashed" else None
+    report = QualityReport(src.label)
+    stage = ex.fetch(_sql.stage1_query(d, plan, slashed))
+    totals = stage.drop(columns="neg_customer").sum()
+    n = {k: int(v) for k, v in totals.items()}
+    report.add("rows read", n["n_read"], status="info")
+    if config.AMOUNT not in src.columns:
+        report.add("amount computed as quantity × price", n["n_read"], status="info")
+    problems = [
+        ("bad_id", config.CUSTOMER_ID, "customer ids are missing", "missing customer ids",
+         "fill them in, or pass --invalid drop"),
+        ("bad_date", config.DATE, "dates cannot be parsed", "unparseable dates",
+         "pass --date-format (e.g. '%Y-%m-%d'), fix the rows, or pass --invalid drop"),
+        ("bad_amount", config.AMOUNT, "amounts are not numbers (or implausibly large)", "non-numeric amounts",
+         "remove currency text or pass --decimal ',', fix the rows, or pass --invalid drop"),
+    ]
+    for flag, column, what, check, hint in problems:
+        count = n[f"n_{flag}"]
+        if count and policies.invalid == "raise":
+            example = ""
+            if column != config.CUSTOMER_ID:
+                value = ex.fetch(_sql.examples_query(d, plan, slashed, flag))
+                if len(value):
+                    example = f" (e.g. {str(value.iloc[0, 0])!r})"
+            raise DataError(f"{count:,} {what}{example}", file=src.label, column=column, n_rows=count, hint=hint)
+        report.add(f"{check} (rows dropped)" if count else check, count)
+    if n["n_after"] and policies.strict:
+        raise DataError(f"{n['n_after']:,} transactions are dated after the observation end {as_of.date()}",
+                        file=src.label, column=config.DATE, n_rows=n["n_after"],
+                        hint="drop --strict to leave them out, or choose a later --as-of date")
+    report.add(f"rows after observation end {as_of.date()} left out", n["n_after"],
+               status="info" if n["n_after"] else "ok")
+    if policies.duplicates == "raise":
+        n_dup = int(ex.fetch(_sql.duplicates_query(d, plan, slashed)).iloc[0, 0])
+        if n_dup:
+            raise DataError(f"{n_dup:,} rows are exact duplicates of earlier rows", file=src.label, n_rows=n_dup,
+                            hint="remove them, or pass --duplicates drop (or keep if they are real repeat purchases)")
+    if policies.zero == "raise" and n["n_zero"]:
+        raise DataError(f"{n['n_zero']:,} amounts are zero", file=src.label, column=config.AMOUNT,
+                        n_rows=n["n_zero"], hint="pass --zero drop (free items, test orders) or --zero keep")
+    if policies.negative == "raise" and n["n_negative"]:
+        raise DataError(f"{n['n_negative']:,} amounts are negative (returns or refunds)", file=src.label,
+                        column=config.AMOUNT, n_rows=n["n_negative"],
+                        hint="pass --negative net (net returns against purchases) or --negative drop")
+    netting = policies.negative == "net" and n["n_negative"] > 0
+    ex.register_customers(sorted(stage["neg_customer"].dropna().astype(str)) if netting else [])
+    wide = ex.materialize(_sql.summary_query(d, plan, slashed, netting))
+    t = ex.fetch(_sql.totals_query(wide)).iloc[0]
+    count = {k: (int(t[k]) if pd.notna(t[k]) else 0) for k in ("kept", "dup", "zero", "neg", "unmatched", "customers",
+                                                                 "n_summary")}
+    dup_word = "dropped" if policies.duplicates == "drop" else "kept"
+    report.add(f"exact duplicate rows {dup_word}", count["dup"],
+               status=None if dup_word == "dropped" else ("info" if count["dup"] else "ok"))
+    zero_word = "dropped" if policies.zero == "drop" else "kept"
+    report.add(f"zero-amount rows {zero_word}", count["zero"],
+               status=None if zero_word == "dropped" else ("info" if count["zero"] else "ok"))
+    if not netting:
+        neg_word = "dropped" if policies.negative == "drop" else "kept"
+        report.add(f"negative-amount rows (returns) {neg_word}", count["neg"],
+                   status=None if neg_word == "dropped" else ("info" if count["neg"] else "ok"))
+    else:
+        report.add("returns netted against earlier purchases", count["neg"] - count["unmatched"])
+        report.add("returns without an earlier purchase dropped", count["unmatched"])
+    if count["kept"] == 0:
+        raise DataError("no transactions are left after cleaning", file=src.label,
+                        hint="see `clm validate` for what was dropped; check the policies and --as-of")
+    first, last = pd.Timestamp(t["first_date"]), pd.Timestamp(t["last_date"])
+    report.add("transactions kept", count["kept"], status="info")
+    report.add("customers", count["customers"], status="info")
+    report.add("date range (days)", int((last - first).days) + 1, f"{first.date()} to {last.date()}", status="info")
+    if calibration_end is not None:
+        if calibration_end < first:
+            raise ParameterError(f"{calibration_end.date()} is before the first transaction ({first.date()})",
+                                 parameter="calibration_end", hint=f"choose a date after {first.date()}")
+        if calibration_end >= as_of:
+            raise ParameterError(f"{calibration_end.date()} is not before the observation end {as_of.date()}",
+                                 parameter="calibration_end",
+                                 hint="choose a calibration end before the observation end")
+    columns = list(SUMMARY_COLUMNS) + (list(HOLDOUT_COLUMNS) if calibration_end is not None else [])
+    if out is not None:
+        return ex.write(wide, columns, out), report
+    return ex.to_pandas(wide, columns), report
+
+
+def finish_frame(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """The engines' result in the pandas contract: indexed by customer_id (sorted), pandas dtypes."""
+    frame = frame.set_index(config.CUSTOMER_ID).sort_index()
+    frame.index = frame.index.astype("str")
+    for c in ("first_purchase", "last_purchase"):
+        frame[c] = pd.to_datetime(frame[c]).astype("datetime64[ns]")
+    for c in ("frequency", "n_transactions", "n_purchase_days", "frequency_holdout"):
+        if c in frame:
+            frame[c] = frame[c].astype("int64")
+    for c in ("recency", "T", "monetary_value", "total_amount", "first_amount", "monetary_value_holdout",
+              "duration_holdout"):
+        if c in frame:
+            frame[c] = frame[c].astype("float64")
+    return frame[columns]

@@ -1,0 +1,413 @@
+"""The cleaning policies and the BTYD summary as SQL, written once for DuckDB and Spark SQL.
+
+The engines expose the input as a view ``clm_src`` with columns ``c0 .. c{n-1}`` (text as
+VARCHAR, Parquet as its own types) plus ``_file`` and ``_row`` (file order, used to order a
+customer's same-day rows when returns are netted).  The queries here reproduce
+:func:`clm_utils.data.clean_transactions` and :func:`clm_utils.summary.summarize` /
+:func:`~clm_utils.summary.calibration_holdout`:
+
+1. parse and validate every row (missing ids, unparseable dates, non-numeric amounts), leave out
+   rows after the as-of date;
+2. group identical (customer, day, amount, quantity) rows: exact duplicates are dropped or kept;
+3. zero amounts dropped or kept; negative amounts dropped, or netted against the customer's
+   earlier purchases (see :data:`NETTING`);
+4. one group-by per (customer, day) -- purchase days --, then one per customer.
+
+Returns are netted with window functions instead of pandas' walk back through the history.  A
+return takes from the most recent earlier purchases first, so a customer's purchases behave as
+a stack: with ``S_t`` the running sum of the signed amounts in (day, file order), the stack
+height after row ``t`` is ``H_t = S_t - min(0, min_{s<=t} S_s)`` (returns with nothing left to
+take from are lost), and what is left of purchase ``i`` at the end is
+``max(0, min_{t>=i} H_t - H_{i-1})``.  A return is "without an earlier purchase" when
+``H_{t-1} = 0``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from clm_utils import config
+from clm_utils.data import MAX_AMOUNT
+
+BAD_ID_WORDS = ("nan", "none", "null", "na", "n/a")
+CURRENCY_PATTERN = r"[\s$€£¥₹₩₽¤]|[A-Za-z]{3}$|^[A-Za-z]{3}"
+SLASH_PATTERN = r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2,4})"
+WHITESPACE = " \t\r\n\x0b\x0c"
+
+
+class Dialect:
+    """SQL spelling of DuckDB; :class:`SparkDialect` overrides what Spark SQL spells differently."""
+
+    name = "duckdb"
+    text_type = "VARCHAR"
+
+    def lit(self, value: str) -> str:
+        return "'" + value.replace("'", "''") + "'"
+
+    def strip(self, x: str) -> str:
+        return f"trim({x}, {self.lit(WHITESPACE)})"
+
+    def strip_chars(self, x: str, chars: str) -> str:
+        return f"trim({x}, {self.lit(chars)})"
+
+    def try_double(self, x: str) -> str:
+        return f"TRY_CAST({x} AS DOUBLE)"
+
+    def try_int(self, x: str) -> str:
+        return f"TRY_CAST({x} AS INTEGER)"
+
+    def replace_all(self, x: str, pattern: str, replacement: str) -> str:
+        return f"regexp_replace({x}, {self.lit(pattern)}, {self.lit(replacement)}, 'g')"
+
+    def extract(self, x: str, pattern: str, group: int) -> str:
+        return f"regexp_extract({x}, {self.lit(pattern)}, {group})"
+
+    def strptime(self, x: str, fmt: str) -> str:
+        return f"CAST(try_strptime({x}, {self.lit(fmt)}) AS DATE)"
+
+    def iso_date(self, x: str) -> str:
+        # time zone offsets are converted to UTC (the session time zone), then dropped
+        return f"CAST(CAST(TRY_CAST({x} AS TIMESTAMPTZ) AS TIMESTAMP) AS DATE)"
+
+    def native_date(self, x: str, kind: str) -> str:
+        if kind == "timestamptz":
+            return f"CAST(CAST({x} AS TIMESTAMP) AS DATE)"
+        return f"CAST({x} AS DATE)"
+
+    def days(self, start: str, end: str) -> str:
+        return f"date_diff('day', {start}, {end})"
+
+
+def _java_pattern(fmt: str) -> str:
+    """strftime format to a Java DateTimeFormatter pattern (Spark)."""
+    codes = {"Y": "yyyy", "y": "yy", "m": "M", "d": "d", "H": "H", "M": "m", "S": "s", "b": "MMM",
+             "B": "MMMM", "I": "h", "p": "a", "f": "SSSSSS", "j": "D", "e": "d"}
+    out, i, literal = [], 0, ""
+    while i < len(fmt):
+        ch = fmt[i]
+        if ch == "%" and i + 1 < len(fmt):
+            if literal:
+                out.append("'" + literal.replace("'", "''") + "'")
+                literal = ""
+            out.append(codes.get(fmt[i + 1], fmt[i + 1]))
+            i += 2
+            continue
+        literal += ch
+        i += 1
+    if literal:
+        out.append("'" + literal.replace("'", "''") + "'")
+    return "".join(out)
+
+
+class SparkDialect(Dialect):
+    """Spark SQL (3.5 and 4.x, ANSI mode on or off)."""
+
+    name = "spark"
+    text_type = "STRING"
+
+    def lit(self, value: str) -> str:
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+    def strip(self, x: str) -> str:
+        return f"trim(BOTH {self.lit(WHITESPACE)} FROM {x})"
+
+    def strip_chars(self, x: str, chars: str) -> str:
+        return f"trim(BOTH {self.lit(chars)} FROM {x})"
+
+    def try_double(self, x: str) -> str:
+        return f"try_cast({x} AS DOUBLE)"
+
+    def try_int(self, x: str) -> str:
+        return f"try_cast({x} AS INT)"
+
+    def replace_all(self, x: str, pattern: str, replacement: str) -> str:
+        return f"regexp_replace({x}, {self.lit(pattern)}, {self.lit(replacement)})"
+
+    def strptime(self, x: str, fmt: str) -> str:
+        return f"to_date(try_to_timestamp({x}, {self.lit(_java_pattern(fmt))}))"
+
+    def iso_date(self, x: str) -> str:
+        return f"to_date(try_cast({x} AS TIMESTAMP))"
+
+    def native_date(self, x: str, kind: str) -> str:
+        return f"to_date({x})"
+
+    def days(self, start: str, end: str) -> str:
+        return f"datediff({end}, {start})"
+
+
+@dataclass
+class Plan:
+    """Everything the queries depend on besides the source view."""
+
+    columns: dict[str, int]
+    types: dict[str, str]
+    date_rule: tuple[str, ...]
+    as_of: str  # YYYY-MM-DD
+    calibration_end: str | None
+    unit_days: float
+    negative: str = "net"
+    zero: str = "drop"
+    duplicates: str = "drop"
+    decimal: str = "."
+
+
+# --------------------------------------------------------------------------------------------
+# Row-level expressions
+# --------------------------------------------------------------------------------------------
+def _col(plan: Plan, name: str) -> str:
+    return f"c{plan.columns[name]}"
+
+
+def number_expr(d: Dialect, x: str, kind: str, decimal: str) -> str:
+    """An amount as DOUBLE, NULL when unreadable (mirrors :func:`clm_utils.data.parse_amount`)."""
+    if kind in ("integer", "float"):
+        return f"CAST({x} AS DOUBLE)"
+    t = d.strip(f"CAST({x} AS {d.text_type})")
+    negative = f"(starts_with({t}, '(') AND ends_with({t}, ')'))" if d.name == "duckdb" else \
+        f"({t} LIKE '(%' AND {t} LIKE '%)')"
+    messy = d.replace_all(d.strip_chars(t, "()"), CURRENCY_PATTERN, "")
+    if decimal == ",":
+        messy = f"replace(replace({messy}, '.', ''), ',', '.')"
+    else:
+        messy = f"replace({messy}, ',', '')"
+    messy = f"replace({messy}, {d.lit(chr(0x2212))}, '-')"
+    messy_value = d.try_double(f"NULLIF({messy}, '')")
+    return (f"coalesce({d.try_double(t)}, CASE WHEN {negative} THEN -{messy_value} ELSE {messy_value} END)")
+
+
+def id_expr(d: Dialect, plan: Plan) -> str:
+    """Customer id as text, as the pandas loader writes it (stripped; ``12.0`` -> ``12`` for floats)."""
+    x = _col(plan, config.CUSTOMER_ID)
+    kind = plan.types[config.CUSTOMER_ID]
+    if kind == "string":
+        return d.strip(x)
+    text = f"CAST({x} AS {d.text_type})"
+    if kind == "float":
+        return d.replace_all(text, r"\.0$", "")
+    return text
+
+
+def date_expr(d: Dialect, plan: Plan, slashed_format: str | None = None) -> str:
+    """Date as DATE, NULL when unparseable or implausible (mirrors :func:`clm_utils.data.parse_dates`)."""
+    x = _col(plan, config.DATE)
+    rule = plan.date_rule
+    if rule[0] == "native":
+        parsed = d.native_date(x, plan.types[config.DATE])
+    else:
+        t = d.strip(x)
+        if rule[0] == "format":
+            parsed = d.strptime(t, rule[1])
+        elif rule[0] == "iso":
+            parsed = d.iso_date(t)
+        else:
+            assert slashed_format is not None
+            parsed = d.strptime(d.extract(t, r"^(\S+)", 1), slashed_format)
+    return (f"(CASE WHEN {parsed} >= DATE '1900-01-01' AND {parsed} < DATE '2200-01-01' "
+            f"THEN {parsed} END)")
+
+
+def slashed_query(d: Dialect, plan: Plan) -> str:
+    """Over all rows: the largest first and second field and the year lengths of d/m/y dates."""
+    t = d.strip(_col(plan, config.DATE))
+    g = [d.try_int(d.extract(t, SLASH_PATTERN, i)) for i in (1, 2)]
+    y = f"length({d.extract(t, SLASH_PATTERN, 3)})"
+    return (f"SELECT max({g[0]}) AS first_max, max({g[1]}) AS second_max, "
+            f"min(CASE WHEN {y} > 0 THEN {y} END) AS year_min, max({y}) AS year_max FROM clm_src")
+
+
+def parsed_cte(d: Dialect, plan: Plan, slashed_format: str | None, with_order: bool, raw: str | None = None) -> str:
+    """``parsed``: customer_id, d, amount, quantity [, _file, _row] and the three validity flags."""
+    cid = id_expr(d, plan)
+    day = date_expr(d, plan, slashed_format)
+    if config.AMOUNT in plan.columns:
+        amount = number_expr(d, _col(plan, config.AMOUNT), plan.types[config.AMOUNT], plan.decimal)
+    else:
+        qty_ = number_expr(d, _col(plan, config.QUANTITY), plan.types[config.QUANTITY], plan.decimal)
+        price = number_expr(d, _col(plan, "price"), plan.types["price"], plan.decimal)
+        amount = f"({qty_}) * ({price})"
+    qty = (number_expr(d, _col(plan, config.QUANTITY), plan.types[config.QUANTITY], plan.decimal)
+           if config.QUANTITY in plan.columns else "CAST(NULL AS DOUBLE)")
+    words = ", ".join(d.lit(w) for w in BAD_ID_WORDS)
+    order = ", _file, _row" if with_order else ""
+    if raw is not None:
+        order += f", CAST({raw} AS {d.text_type}) AS raw_value"
+    return f"""parsed0 AS (
+  SELECT {cid} AS customer_id, {day} AS d, {amount} AS amount, {qty} AS quantity{order} FROM clm_src
+),
+parsed AS (
+  SELECT *,
+    (customer_id IS NULL OR customer_id = '' OR lower(customer_id) IN ({words})) AS bad_id,
+    (d IS NULL) AS bad_date,
+    (amount IS NULL OR NOT (abs(amount) < {MAX_AMOUNT:.0f})) AS bad_amount
+  FROM parsed0
+)"""
+
+
+def _valid(plan: Plan) -> str:
+    return f"NOT (bad_id OR bad_date OR bad_amount) AND d <= DATE '{plan.as_of}'"
+
+
+def stage1_query(d: Dialect, plan: Plan, slashed_format: str | None) -> str:
+    """One pass: row counts of the validity checks, and the customers that have returns.
+
+    One row per customer with a negative amount (``neg_customer``) plus one row (NULL) for
+    everyone else; sum the count columns over all rows.
+    """
+    return f"""WITH {parsed_cte(d, plan, slashed_format, False)}
+SELECT CASE WHEN {_valid(plan)} AND amount < 0 THEN customer_id END AS neg_customer,
+  count(*) AS n_read,
+  sum(CASE WHEN bad_id THEN 1 ELSE 0 END) AS n_bad_id,
+  sum(CASE WHEN bad_date THEN 1 ELSE 0 END) AS n_bad_date,
+  sum(CASE WHEN bad_amount THEN 1 ELSE 0 END) AS n_bad_amount,
+  sum(CASE WHEN NOT (bad_id OR bad_date OR bad_amount) AND d > DATE '{plan.as_of}' THEN 1 ELSE 0 END) AS n_after,
+  sum(CASE WHEN {_valid(plan)} AND amount < 0 THEN 1 ELSE 0 END) AS n_negative,
+  sum(CASE WHEN {_valid(plan)} AND amount = 0 THEN 1 ELSE 0 END) AS n_zero
+FROM parsed
+GROUP BY 1"""
+
+
+def examples_query(d: Dialect, plan: Plan, slashed_format: str | None, flag: str) -> str:
+    """The raw value of the first row (in no particular order) that fails a check, for the message."""
+    column = {"bad_id": config.CUSTOMER_ID, "bad_date": config.DATE, "bad_amount": config.AMOUNT}[flag]
+    if column not in plan.columns:
+        column = config.QUANTITY
+    return f"""WITH {parsed_cte(d, plan, slashed_format, False, raw=_col(plan, column))}
+SELECT raw_value FROM parsed WHERE {flag} LIMIT 1"""
+
+
+def duplicates_query(d: Dialect, plan: Plan, slashed_format: str | None) -> str:
+    """Number of exact duplicate rows (only needed when ``duplicates='raise'``)."""
+    return f"""WITH {parsed_cte(d, plan, slashed_format, False)}
+SELECT coalesce(sum(n - 1), 0) AS n_dup FROM (
+  SELECT count(*) AS n FROM parsed WHERE {_valid(plan)} GROUP BY customer_id, d, amount, quantity
+) g"""
+
+
+def summary_query(d: Dialect, plan: Plan, slashed_format: str | None, netting: bool) -> str:
+    """The wide per-customer table: summary columns plus per-customer counts of the policies.
+
+    ``netting`` is True when returns are netted and some exist; then the customers listed in the
+    table ``clm_neg(customer_id)`` go through the row-level netting path, everyone else through
+    the grouped path.
+    """
+    cal = plan.calibration_end or plan.as_of
+    dup_drop = plan.duplicates == "drop"
+    w = "1" if dup_drop else "n"
+    keep = ["TRUE"]
+    if plan.zero == "drop":
+        keep.append("amount <> 0")
+    if plan.negative == "drop":
+        keep.append("amount >= 0")
+    if netting:
+        keep.append("amount > 1e-9")  # pandas' netting keeps positive amounts only, everywhere
+    keep_cond = " AND ".join(keep)
+    not_neg = "AND customer_id NOT IN (SELECT customer_id FROM clm_neg)" if netting else ""
+    ctes = [parsed_cte(d, plan, slashed_format, netting)]
+    ctes.append(f"""grp AS (
+  SELECT customer_id, d, amount, count(*) AS n FROM parsed WHERE {_valid(plan)} {not_neg}
+  GROUP BY customer_id, d, amount, quantity
+)""")
+    day_rows = f"""SELECT customer_id, d,
+    sum(CASE WHEN {keep_cond} THEN amount * {w} END) AS amt,
+    sum(CASE WHEN {keep_cond} THEN {w} ELSE 0 END) AS n_tx,
+    sum(n - 1) AS c_dup,
+    sum(CASE WHEN amount = 0 THEN {w} ELSE 0 END) AS c_zero,
+    sum(CASE WHEN amount < 0 THEN {w} ELSE 0 END) AS c_neg,
+    0 AS c_unm
+  FROM grp GROUP BY customer_id, d"""
+    if netting:
+        order = "ORDER BY d, _file, _row"
+        part = "PARTITION BY customer_id"
+        zero_out = "AND amount <> 0" if plan.zero == "drop" else ""
+        ctes.append(f"""nrows AS (
+  SELECT customer_id, d, amount, _file, _row,
+    row_number() OVER (PARTITION BY customer_id, d, amount, quantity {order.replace('d, ', '')}) > 1 AS is_dup
+  FROM parsed WHERE {_valid(plan)} AND customer_id IN (SELECT customer_id FROM clm_neg)
+),
+nkept AS (
+  SELECT *, sum(amount) OVER ({part} {order} ROWS UNBOUNDED PRECEDING) AS s
+  FROM nrows WHERE {'NOT is_dup' if dup_drop else 'TRUE'} {zero_out}
+),
+nheight AS (
+  SELECT *, s - least(0.0, min(s) OVER ({part} {order} ROWS UNBOUNDED PRECEDING)) AS h FROM nkept
+),
+nleft AS (
+  SELECT customer_id, d, amount,
+    coalesce(lag(h) OVER ({part} {order}), 0.0) AS h_prev,
+    min(h) OVER ({part} {order} ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) AS h_after
+  FROM nheight
+),
+nfinal AS (
+  SELECT customer_id, d, amount,
+    CASE WHEN amount > 0 THEN greatest(0.0, h_after - h_prev) ELSE 0.0 END AS remaining,
+    CASE WHEN amount < 0 AND h_prev <= 0 AND -amount > 1e-12 THEN 1 ELSE 0 END AS unmatched
+  FROM nleft
+)""")
+        day_rows += f"""
+  UNION ALL
+  SELECT customer_id, d,
+    sum(CASE WHEN amount > 0 AND remaining > 1e-9 THEN remaining END) AS amt,
+    sum(CASE WHEN amount > 0 AND remaining > 1e-9 THEN 1 ELSE 0 END) AS n_tx,
+    0 AS c_dup, 0 AS c_zero,
+    sum(CASE WHEN amount < 0 THEN 1 ELSE 0 END) AS c_neg,
+    sum(unmatched) AS c_unm
+  FROM nfinal GROUP BY customer_id, d
+  UNION ALL
+  SELECT customer_id, CAST(NULL AS DATE) AS d, CAST(NULL AS DOUBLE) AS amt, 0 AS n_tx,
+    sum(CASE WHEN is_dup THEN 1 ELSE 0 END) AS c_dup,
+    sum(CASE WHEN amount = 0 AND {'NOT is_dup' if dup_drop else 'TRUE'} THEN 1 ELSE 0 END) AS c_zero,
+    0 AS c_neg, 0 AS c_unm
+  FROM nrows GROUP BY customer_id"""
+    ctes.append(f"days AS (\n  {day_rows}\n)")
+    buy = "n_tx > 0"
+    in_cal = f"{buy} AND d <= DATE '{cal}'"
+    in_hold = f"{buy} AND d > DATE '{cal}'"
+    ctes.append(f"""cust AS (
+  SELECT customer_id,
+    min(CASE WHEN {buy} THEN d END) AS first_purchase,
+    max(CASE WHEN {in_cal} THEN d END) AS last_purchase,
+    max(CASE WHEN {buy} THEN d END) AS last_any,
+    sum(CASE WHEN {in_cal} THEN 1 ELSE 0 END) AS n_purchase_days,
+    sum(CASE WHEN {in_cal} THEN n_tx ELSE 0 END) AS n_transactions,
+    sum(CASE WHEN {in_cal} THEN amt END) AS total_amount,
+    min_by(CASE WHEN {buy} THEN amt END, CASE WHEN {buy} THEN d END) AS first_amount,
+    sum(CASE WHEN {in_hold} THEN 1 ELSE 0 END) AS frequency_holdout,
+    sum(CASE WHEN {in_hold} THEN amt ELSE 0.0 END) AS holdout_total,
+    sum(n_tx) AS c_kept, sum(c_dup) AS c_dup, sum(c_zero) AS c_zero, sum(c_neg) AS c_neg,
+    sum(c_unm) AS c_unm
+  FROM days GROUP BY customer_id
+)""")
+    unit = repr(float(plan.unit_days))
+    hold = ""
+    if plan.calibration_end:
+        hold = f""",
+  CAST(frequency_holdout AS BIGINT) AS frequency_holdout,
+  CASE WHEN frequency_holdout > 0 THEN holdout_total / frequency_holdout ELSE 0.0 END AS monetary_value_holdout,
+  CAST({d.days(f"DATE '{cal}'", f"DATE '{plan.as_of}'")} AS DOUBLE) / {unit} AS duration_holdout"""
+    return "WITH " + ",\n".join(ctes) + f"""
+SELECT customer_id,
+  CAST(n_purchase_days - 1 AS BIGINT) AS frequency,
+  CAST({d.days('first_purchase', 'last_purchase')} AS DOUBLE) / {unit} AS recency,
+  CAST({d.days('first_purchase', f"DATE '{cal}'")} AS DOUBLE) / {unit} AS T,
+  CASE WHEN n_purchase_days > 1 THEN (total_amount - first_amount) / (n_purchase_days - 1) ELSE 0.0 END
+    AS monetary_value,
+  CAST(n_transactions AS BIGINT) AS n_transactions,
+  CAST(n_purchase_days AS BIGINT) AS n_purchase_days,
+  total_amount, first_amount, first_purchase, last_purchase{hold},
+  first_purchase <= DATE '{cal}' AS in_summary, last_any,
+  CAST(c_kept AS BIGINT) AS c_kept, CAST(c_dup AS BIGINT) AS c_dup, CAST(c_zero AS BIGINT) AS c_zero,
+  CAST(c_neg AS BIGINT) AS c_neg, CAST(c_unm AS BIGINT) AS c_unm
+FROM cust"""
+
+
+#: Columns of the wide table that are not part of the summary.
+COUNT_COLUMNS = ("in_summary", "last_any", "c_kept", "c_dup", "c_zero", "c_neg", "c_unm")
+
+
+def totals_query(table: str) -> str:
+    """Totals of the wide table: the counts of the quality table and the date range."""
+    return f"""SELECT sum(c_kept) AS kept, sum(c_dup) AS dup, sum(c_zero) AS zero, sum(c_neg) AS neg,
+  sum(c_unm) AS unmatched, sum(CASE WHEN c_kept > 0 THEN 1 ELSE 0 END) AS customers,
+  min(first_purchase) AS first_date, max(last_any) AS last_date,
+  sum(CASE WHEN in_summary THEN 1 ELSE 0 END) AS n_summary FROM {table}"""

@@ -1,0 +1,190 @@
+"""The customer summary in DuckDB: SQL straight over the files, out of core.
+
+DuckDB reads the CSV / gzipped CSV / Parquet files itself (``read_csv`` / ``read_parquet``), so
+the data never passes through pandas.  The connection is configured for large inputs:
+
+* ``memory_limit`` (e.g. ``"2GB"``): above it the hash aggregates and sorts spill to
+  ``temp_directory`` instead of failing;
+* ``threads``;
+* ``preserve_insertion_order = false`` (no ordering work the summary does not need).
+
+The queries are those of :mod:`clm_utils.engines._sql`; the result is written with
+``COPY ... TO`` Parquet, sorted by customer id.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from clm_utils import config
+from clm_utils.data import QualityReport
+from clm_utils.engines import _sql
+from clm_utils.engines._common import Policies, finish_frame, run_sql
+from clm_utils.engines._source import Source
+
+
+def _quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _file_list(files: list[Path]) -> str:
+    return "[" + ", ".join(_sql.Dialect().lit(str(f)) for f in files) + "]"
+
+
+def scan_sql(src: Source, with_order: bool = True) -> str:
+    """SELECT of the source as ``c<i>`` columns (only the mapped ones) plus ``_file`` and ``_row``."""
+    d = _sql.Dialect()
+    used = sorted(set(src.columns.values()))
+    files = _file_list(src.files)
+    if src.kind == "parquet":
+        cols = ", ".join(f"{_quote_ident(src.source_names[i])} AS c{i}" for i in used)
+        order = ", filename AS _file, file_row_number AS _row" if with_order else ""
+        opts = ", filename = true, file_row_number = true" if with_order else ""
+        return f"SELECT {cols}{order} FROM read_parquet({files}, union_by_name = true{opts})"
+    encoding = f", encoding = {d.lit(src.encoding)}" if src.encoding != "utf-8" else ""
+    if src.kind == "whitespace":
+        line = d.strip("line")
+        cols = ", ".join(f"string_split_regex({line}, '\\s+')[{i + 1}] AS c{i}" for i in used)
+        return (f"SELECT {cols}, filename AS _file, CAST(NULL AS BIGINT) AS _row FROM read_csv({files}, "
+                f"columns = {{'line': 'VARCHAR'}}, delim = chr(1), quote = '', escape = '', auto_detect = false, "
+                f"header = {str(src.header).lower()}, filename = true{encoding}) WHERE {line} <> ''")
+    names = "[" + ", ".join(f"'c{i}'" for i in range(src.n_fields)) + "]"
+    cols = ", ".join(f"c{i}" for i in used)
+    return (f"SELECT {cols}, filename AS _file, CAST(NULL AS BIGINT) AS _row FROM read_csv({files}, "
+            f"delim = {d.lit(src.delimiter or ',')}, header = {str(src.header).lower()}, all_varchar = true, "
+            f"names = {names}, quote = '\"', auto_detect = false, null_padding = true, "
+            f"columns = {{{', '.join(f'{chr(39)}c{i}{chr(39)}: {chr(39)}VARCHAR{chr(39)}' for i in range(src.n_fields))}}}, "
+            f"filename = true{encoding})")
+
+
+class DuckDBExecutor:
+    """Runs the shared queries on one DuckDB connection."""
+
+    dialect = _sql.Dialect()
+
+    def __init__(self, src: Source, *, memory_limit: str | None, threads: int | None, temp_dir: str | Path | None):
+        import duckdb
+
+        self.src = src
+        self.work = Path(tempfile.mkdtemp(prefix="clm-duckdb-", dir=temp_dir))
+        self.con = duckdb.connect(config={"preserve_insertion_order": False})
+        self.con.execute(f"SET temp_directory = {self.dialect.lit(str(self.work / 'spill'))}")
+        self.con.execute("SET TimeZone = 'UTC'")
+        if memory_limit:
+            self.con.execute(f"SET memory_limit = {self.dialect.lit(str(memory_limit))}")
+        if threads:
+            self.con.execute(f"SET threads = {int(threads)}")
+        self.con.execute(f"CREATE TEMP VIEW clm_src AS {scan_sql(src)}")
+        self.peak_spill = 0
+
+    def close(self) -> None:
+        self.con.close()
+        shutil.rmtree(self.work, ignore_errors=True)
+
+    def fetch(self, sql: str) -> pd.DataFrame:
+        return self.con.execute(sql).fetchdf()
+
+    def register_customers(self, ids: list[str]) -> None:
+        self.con.execute("CREATE OR REPLACE TEMP TABLE clm_neg (customer_id VARCHAR)")
+        if ids:
+            frame = pd.DataFrame({"customer_id": pd.Series(ids, dtype="object")})
+            self.con.register("clm_neg_frame", frame)
+            self.con.execute("INSERT INTO clm_neg SELECT customer_id FROM clm_neg_frame")
+            self.con.unregister("clm_neg_frame")
+            if self.src.kind != "parquet":
+                self._ordered_rows_for_returns()
+
+    def _ordered_rows_for_returns(self) -> None:
+        """Text input has no row number: number the rows of customers with returns in file order.
+
+        Only these customers need the file order (returns are netted in it); insertion order is
+        preserved for this one statement, so ``row_number() OVER ()`` follows the files.
+        """
+        plan_cid = self._id_sql()
+        self.con.execute("SET preserve_insertion_order = true")
+        self.con.execute("SET threads = 1")
+        try:
+            self.con.execute(
+                f"CREATE OR REPLACE TEMP TABLE clm_src_net AS SELECT * EXCLUDE (_row), row_number() OVER () AS _row "
+                f"FROM ({scan_sql(self.src)}) s WHERE {plan_cid} IN (SELECT customer_id FROM clm_neg)")
+        finally:
+            self.con.execute("RESET threads")
+            self.con.execute("SET preserve_insertion_order = false")
+        self.con.execute("CREATE OR REPLACE TEMP VIEW clm_src_all AS SELECT * FROM clm_src")
+        # the netting path reads clm_src restricted to these customers: swap in the numbered rows
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW clm_src AS SELECT * FROM clm_src_all "
+                         f"WHERE {plan_cid} NOT IN (SELECT customer_id FROM clm_neg) UNION ALL SELECT * FROM clm_src_net")
+
+    def _id_sql(self) -> str:
+        plan = _sql.Plan(columns=self.src.columns, types=dict(self.src.types), date_rule=self.src.date_rule,
+                         as_of="2000-01-01", calibration_end=None, unit_days=1.0)
+        return _sql.id_expr(self.dialect, plan)
+
+    def materialize(self, sql: str) -> str:
+        path = self.work / "wide.parquet"
+        self.con.execute(f"COPY ({sql}) TO {self.dialect.lit(str(path))} (FORMAT parquet)")
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW clm_wide AS SELECT * FROM read_parquet({self.dialect.lit(str(path))})")
+        return "clm_wide"
+
+    def _select(self, table: str, columns: list[str]) -> str:
+        cols = ", ".join(f"CAST({c} AS TIMESTAMP) AS {c}" if c in ("first_purchase", "last_purchase") else c
+                         for c in columns)
+        return f"SELECT customer_id, {cols} FROM {table} WHERE in_summary ORDER BY customer_id"
+
+    def write(self, table: str, columns: list[str], out: str) -> str:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        self.con.execute(f"COPY ({self._select(table, columns)}) TO {self.dialect.lit(str(out))} (FORMAT parquet)")
+        return str(out)
+
+    def to_pandas(self, table: str, columns: list[str]) -> pd.DataFrame:
+        return finish_frame(self.fetch(self._select(table, columns)), columns)
+
+
+def summarize_duckdb(
+    src: Source,
+    *,
+    as_of: pd.Timestamp,
+    calibration_end: pd.Timestamp | None = None,
+    time_unit: str = "W",
+    policies: Policies | None = None,
+    out: str | Path | None = None,
+    memory_limit: str | None = None,
+    threads: int | None = None,
+    temp_dir: str | Path | None = None,
+    date_sample: str | None = None,
+) -> tuple[pd.DataFrame | str, QualityReport]:
+    """Customer summary of ``src`` in DuckDB (see :func:`clm_utils.engines.summarize_files`)."""
+    ex = DuckDBExecutor(src, memory_limit=memory_limit, threads=threads, temp_dir=temp_dir)
+    try:
+        return run_sql(ex, src, as_of=as_of, calibration_end=calibration_end, time_unit=time_unit,
+                       policies=policies or Policies(), out=None if out is None else str(out), date_sample=date_sample)
+    finally:
+        ex.close()
+
+
+def period_activity(src: Source, *, as_of: pd.Timestamp, period: str = "M", policies: Any = None,
+                    threads: int | None = None, memory_limit: str | None = None) -> pd.DataFrame:
+    """Active customers, purchase days and revenue per calendar period (``D``, ``W``, ``M``, ``Q``, ``Y``).
+
+    Valid rows on or before ``as_of`` (invalid rows and amounts <= 0 left out; no netting), for
+    the per-period tables of the overview notebooks.  Columns: ``period`` (first day),
+    ``active_customers``, ``purchase_days``, ``revenue``.
+    """
+    unit = {"D": "day", "W": "week", "M": "month", "Q": "quarter", "Y": "year"}[period.upper()]
+    ex = DuckDBExecutor(src, memory_limit=memory_limit, threads=threads, temp_dir=None)
+    try:
+        plan = _sql.Plan(columns=src.columns, types=dict(src.types), date_rule=src.date_rule,
+                         as_of=str(as_of.date()), calibration_end=None, unit_days=1.0)
+        sql = f"""WITH {_sql.parsed_cte(ex.dialect, plan, None, False)}
+SELECT CAST(date_trunc('{unit}', d) AS DATE) AS period, count(DISTINCT customer_id) AS active_customers,
+  count(DISTINCT customer_id || '|' || CAST(d AS VARCHAR)) AS purchase_days, sum(amount) AS revenue
+FROM parsed WHERE NOT (bad_id OR bad_date OR bad_amount) AND d <= DATE '{plan.as_of}' AND amount > 0
+GROUP BY 1 ORDER BY 1"""
+        return ex.fetch(sql)
+    finally:
+        ex.close()
