@@ -47,6 +47,7 @@ def _data_options(p: argparse.ArgumentParser, required: bool = False) -> None:
     g.add_argument("--as-of", "--observation-end", dest="as_of", metavar="DATE",
                    help="as-of date (end of observation, YYYY-MM-DD); later transactions are left out and "
                         "counted; default: the last transaction date")
+    g.add_argument("--sheet", metavar="NAME|N", help="Excel workbook: the sheet to read (name or 0-based number)")
     g.add_argument("--sep", metavar="CHAR", help="field separator of a text file; detected when omitted")
     g.add_argument("--decimal", choices=[".", ","], help="decimal mark of text amounts (default .)")
     g.add_argument("--negative", choices=["net", "drop", "raise"],
@@ -73,8 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
                                      "linking them.  The run is built aside and moved into place only on "
                                      "success.", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("--config", metavar="YAML", help="read settings from a YAML file (flags override it); keys: "
-                     "data, columns, date_format, as_of, calibration_end, time_unit, currency, lang, seed, output, "
-                     "run_name, notebooks, show_code, params, and the data policies")
+                     "every setting of clm_utils.settings.Settings (data, columns, as_of, time_unit, models, "
+                     "horizon, margin, ...), and output, run_name, notebooks, show_code, params, jobs")
     _data_options(run)
     a = run.add_argument_group("analysis")
     a.add_argument("--calibration-end", metavar="DATE",
@@ -83,13 +84,17 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--currency", metavar="CODE", help="currency code shown on money axes (default USD)")
     a.add_argument("--lang", choices=list(config.LANGS), help="language of labels in tables (default en)")
     a.add_argument("--seed", type=int, metavar="N", help="random seed (default 42)")
+    a.add_argument("--set", action="append", metavar="NAME=VALUE", default=[], dest="set_",
+                   help="set any analysis setting (repeatable), e.g. --set clv_model=Pareto/NBD --set margin=0.3; "
+                        "VALUE is read as YAML; see clm_utils.settings.Settings")
     a.add_argument("--param", action="append", metavar="NAME=VALUE", default=[],
-                   help="set a notebook's own parameter (repeatable); VALUE is read as YAML, e.g. n_bootstrap=200")
+                   help="set a notebook's own parameter (repeatable); VALUE is read as YAML, e.g. period=Q")
     o = run.add_argument_group("output")
     o.add_argument("--output", metavar="DIR", help=f"output folder (default {config.REPORTS_DIR})")
     o.add_argument("--run-name", metavar="NAME", help="sub-folder of this run (default: data file name and as-of date)")
     o.add_argument("--notebooks", metavar="LIST", help="which notebooks, e.g. 00,03 or clv (default: all, in order)")
     o.add_argument("--show-code", action="store_true", default=None, help="show the code cells in the HTML")
+    o.add_argument("--jobs", type=int, metavar="N", help="notebooks run at once (default: 2, or 1 on one core)")
 
     val = sub.add_parser("validate", help="check a data file and print its data-quality table",
                          description="Load and validate a transaction file without running any notebook.")
@@ -101,17 +106,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _policies(args: argparse.Namespace) -> dict[str, Any]:
-    keys = ("negative", "zero", "duplicates", "invalid", "strict", "decimal", "sep")
+    keys = ("negative", "zero", "duplicates", "invalid", "strict", "decimal", "sep", "sheet")
     return {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
 
 
-def _params(items: Sequence[str]) -> dict[str, object]:
+def _params(items: Sequence[str], flag: str = "param") -> dict[str, object]:
     import yaml
 
     out: dict[str, object] = {}
     for item in items:
         if "=" not in item:
-            raise ParameterError(f"{item!r} is not NAME=VALUE", parameter="param", hint="write e.g. --param n_bootstrap=200")
+            raise ParameterError(f"{item!r} is not NAME=VALUE", parameter=flag, hint=f"write e.g. --{flag} name=value")
         name, value = item.split("=", 1)
         try:
             out[name.strip()] = yaml.safe_load(value)
@@ -124,14 +129,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     from clm_utils import report
 
     file_values = report.read_config_file(args.config) if args.config else {}
-    cfg = report.build_config(
-        file_values,
-        data_path=args.data, columns=args.columns, date_format=args.date_format, observation_end=args.as_of,
+    flags: dict[str, Any] = dict(
+        data_path=args.data, columns=args.columns, date_format=args.date_format, as_of=args.as_of,
         calibration_end=args.calibration_end, time_unit=args.time_unit, currency=args.currency, lang=args.lang,
         seed=args.seed, output_dir=args.output, run_name=args.run_name, notebooks=args.notebooks,
-        show_code=args.show_code, policies=_policies(args) or None, params=_params(args.param) or None,
+        show_code=args.show_code, params=_params(args.param) or None, jobs=args.jobs,
     )
-    index = report.run(cfg)
+    flags |= _policies(args) | _params(args.set_, "set")
+    opts = report.build_options(file_values, **flags)
+    index = report.run(opts)
     print(f"reports written: {index}")
     return 0
 

@@ -139,6 +139,19 @@ def plot_activity(activity: pd.DataFrame, currency: str = "USD", freq_name: str 
     return ax
 
 
+def plot_new_customers(activity: pd.DataFrame, freq_name: str = "month") -> Axes:
+    """Bars of newly acquired customers per period (the acquisition cohorts); periods with none are left out.
+
+    ``activity`` is :func:`activity_by_period` (column ``new_customers``, index: periods).
+    """
+    ax = new_axes(f"New customers per {freq_name} (acquisition cohorts)", f"Cohort ({freq_name} of first purchase)",
+                  "New customers (count)")
+    new = activity["new_customers"][activity["new_customers"] > 0]
+    ax.bar([str(p) for p in new.index], new.to_numpy(), color="#31a354")
+    ax.tick_params(axis="x", rotation=45)
+    return ax
+
+
 def plot_cohort_retention(retention: pd.DataFrame, max_age: int = 18) -> Axes:
     """Heatmap of cohort retention shares (cohort × periods since first purchase)."""
     import seaborn as sns

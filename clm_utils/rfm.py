@@ -836,3 +836,34 @@ def activity_summary(activity: pd.Series, revenue: pd.Series) -> pd.DataFrame:
     out.insert(0, "class_zh", [ACTIVITY_CLASSES_ZH[c] for c in order])
     out.index.name = "activity"
     return out
+
+
+def activity_by_buyer_type(activity: pd.Series, summary: pd.DataFrame) -> pd.DataFrame:
+    """Share of one-time and repeat buyers in each activity class (rows add up to 1).
+
+    Parameters
+    ----------
+    activity
+        :func:`activity_classes` output, indexed by ``customer_id``.
+    summary
+        Customer summary with ``frequency`` (same index).
+
+    Returns
+    -------
+    DataFrame indexed by ``buyer type`` (``one-time buyer``, ``repeat buyer``), one column per
+    class in :data:`ACTIVITY_CLASSES` order.
+    """
+    _require(summary, ["frequency"], "activity by buyer type")
+    buyer = summary["frequency"].reindex(activity.index).gt(0).map({True: "repeat buyer", False: "one-time buyer"})
+    return (pd.crosstab(buyer.rename("buyer type"), activity.rename("activity"), normalize="index")
+            .reindex(columns=list(ACTIVITY_CLASSES), fill_value=0.0))
+
+
+def segment_recommendations(seg_table: pd.DataFrame) -> pd.DataFrame:
+    """Non-empty segments with their size, revenue share, lifecycle stage and recommended action.
+
+    ``seg_table`` is :func:`segment_summary` output.
+    """
+    reco = seg_table[["segment_zh", "customers", "customer_share", "revenue_share"]].join(
+        segment_actions()[["stage", "stage_zh", "action"]])
+    return reco[reco["customers"] > 0]

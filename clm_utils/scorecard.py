@@ -3,8 +3,9 @@
 The summary notebook (06) answers the manager's question: *who are our customers, what are they
 worth, where are they in the relationship, and what do we do about each group?*  It combines
 
-* value: historical revenue, predicted CLV (BG/NBD + Gamma-Gamma, :mod:`clm_utils.clv`) and the
-  customer pyramid on CLV (:func:`clm_utils.rfm.customer_pyramid`);
+* value: historical revenue, predicted CLV (the transaction model the CLV report chose, with
+  Gamma-Gamma spend, :mod:`clm_utils.clv`) and the customer pyramid on CLV
+  (:func:`clm_utils.rfm.customer_pyramid`);
 * behaviour: the RFM segment (:mod:`clm_utils.rfm`);
 * relationship: the lifecycle stage (:mod:`clm_utils.lifecycle`) and P(alive).
 
@@ -15,13 +16,13 @@ left out and :attr:`Scorecard.notes` says why; nothing is silently filled with N
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
 from clm_utils import config
-from clm_utils.errors import ModelError
 from clm_utils.plots import money, new_axes
 
 
@@ -51,65 +52,25 @@ class Scorecard:
         return "clv" in self.table
 
 
-def customer_scorecard(
-    transactions: pd.DataFrame,
-    summary: pd.DataFrame,
-    observation_end: pd.Timestamp,
-    time_unit: str = "W",
-    horizon: str = "12M",
-    discount_rate: float = 0.10,
-    margin: float = 1.0,
-    stages_from_p_alive: bool = False,
-) -> Scorecard:
-    """Join value, behaviour and relationship stage per customer.
+def customer_scorecard(run: Any) -> Scorecard:
+    """The per-customer table of the run's shared analysis, with its notes.
 
     Parameters
     ----------
-    transactions
-        Canonical transactions (``customer_id``, ``date``, ``amount``) up to ``observation_end``.
-    summary
-        Customer summary at ``observation_end`` (:func:`clm_utils.summary.summarize`), in ``time_unit``.
-    observation_end
-        The as-of date.
-    time_unit, horizon, discount_rate, margin
-        CLV settings (see :func:`clm_utils.clv.customer_lifetime_value`): horizon with a unit,
-        annual discount rate, profit margin on revenue.
-    stages_from_p_alive
-        False (default, as in notebook 04): stages from each customer's silence relative to their
-        own rhythm; True: BG/NBD P(alive) replaces the silence rule for repeat buyers.
+    run
+        A :class:`clm_utils.analysis.Analysis`.  Nothing is refitted: the segment, stage,
+        P(alive), expected purchases and CLV are the ones every other report of the run shows,
+        from the transaction model the CLV report chose.
     """
-    from clm_utils import lifecycle, rfm
-    from clm_utils.clv import BetaGeo, GammaGamma, customer_lifetime_value
-
-    notes: list[str] = []
-    table = pd.DataFrame({"revenue": summary["total_amount"], "frequency": summary["frequency"]})
-    table["segment"] = rfm.rfm_segments(rfm.rfm_scores(summary))
-    p_alive = None
-    try:
-        bg = BetaGeo().fit(summary)
-        p_alive = bg.conditional_probability_alive(summary)
-        table["p_alive"] = p_alive
-        try:
-            gg = GammaGamma().fit(summary)
-            spend: object = gg
-        except ModelError as exc:
-            spend = float(summary.loc[summary["frequency"] > 0, "monetary_value"].mean()
-                          if (summary["frequency"] > 0).any() else summary["total_amount"].mean())
-            notes.append(f"Spend per purchase is the plain average ({spend:,.2f}): {exc.message}")
-        clv = customer_lifetime_value(bg, spend, summary, horizon=horizon, discount_rate=discount_rate,
-                                      time_unit=time_unit, margin=margin)
-        table["expected_purchases"] = clv["expected_purchases"]
-        table["clv"] = clv["clv"]
-    except ModelError as exc:
-        notes.append(f"No CLV: the BG/NBD model cannot be fitted on this data ({exc.message}); "
-                     "value tiers use historical revenue instead.")
-    stages = lifecycle.assign_stages(transactions, observation_end,
-                                     p_alive=p_alive if stages_from_p_alive else None)
-    table["stage"] = stages["stage"].reindex(table.index)
-    basis = table["clv"] if "clv" in table else table["revenue"]
-    table["pyramid"] = rfm.customer_pyramid(basis)
+    table = run.customers.copy()
+    notes = list(run.notes)
+    if "clv" in table:
+        notes.insert(0, run.model_caveat())
+    else:
+        notes.append(f"No CLV: {run.incomplete.get('clv', 'no transaction model on this data')}; "
+                     "the pyramid uses historical revenue instead.")
     table.index.name = config.CUSTOMER_ID
-    return Scorecard(table.sort_index(), notes, horizon)
+    return Scorecard(table.sort_index(), notes, run.settings.horizon)
 
 
 def key_metrics(card: Scorecard) -> pd.Series:
@@ -181,3 +142,24 @@ def plot_value_by_stage(card: Scorecard, currency: str = "USD") -> Axes:
     money(ax, "y", currency)
     ax.legend()
     return ax
+
+
+def worth_saving(card: Scorecard, top_n: int = 10) -> pd.DataFrame:
+    """Repeat buyers with P(alive) below 0.5, by predicted CLV: the first names for a win-back call.
+
+    Returns the ``top_n`` rows of the scorecard table with ``revenue``, ``frequency``, ``p_alive``,
+    ``clv``, ``segment``, ``stage``, ``pyramid`` (empty when there is no CLV model).
+    """
+    cols = ["revenue", "frequency", "p_alive", "clv", "segment", "stage", "pyramid"]
+    if not card.has_clv:
+        return pd.DataFrame(columns=cols)
+    t = card.table
+    worth = t[(t["frequency"] > 0) & (t["p_alive"] < 0.5)].sort_values(["clv", "revenue"], ascending=False)
+    return worth[cols].head(top_n)
+
+
+def focus_groups(plan: pd.DataFrame, min_share: float = 0.02) -> pd.DataFrame:
+    """Rows of :func:`action_plan` that hold at least ``min_share`` of the customers or of the value."""
+    value_col = "clv_share" if "clv_share" in plan else "revenue_share"
+    focus = plan[(plan["customer_share"] >= min_share) | (plan[value_col] >= min_share)]
+    return focus[["stage", "pyramid", "customers", value_col, "strategy"]]

@@ -1,0 +1,256 @@
+"""The shared analysis stage: compute once per run what more than one report shows.
+
+:func:`build` loads and cleans the data, summarises it, fits and chooses the value models,
+scores every customer, and assigns every label (RFM segment, value tier, pyramid tier, activity
+class, behavioural cluster, lifecycle stage).  The result is one table with one row per
+customer, ``customers.parquet``, which every report reads: the same customer carries the same
+labels and numbers everywhere.
+
+Analyses the data cannot support (a ``ModelError``: too few customers to cluster, a BTYD model
+that the data cannot identify, ...) do not stop the stage: the reason is kept in
+``analysis.json`` under ``incomplete`` and the reports that need that part say so.
+"""
+
+from __future__ import annotations
+
+import pickle
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from clm_utils import config
+from clm_utils.analysis import artifacts
+from clm_utils.errors import ModelError
+from clm_utils.settings import Settings
+
+#: Columns of the per-customer table, in order (those that could not be computed are left out).
+CUSTOMER_COLUMNS: tuple[str, ...] = (
+    "first_purchase", "last_purchase", "n_purchase_days", "frequency", "recency", "T", "monetary_value",
+    "revenue", "R", "F", "M", "RFM", "segment", "value_tier", "pyramid", "activity", "cluster", "cluster_name",
+    "stage", "stage_rule", "p_alive", "expected_purchases", "clv", "clv_lower", "clv_upper",
+)
+
+
+def build(settings: Settings, target: Path, log: Callable[[str], None] | None = None) -> Path:
+    """Compute the shared analysis for ``settings`` into the folder ``target`` (atomically).
+
+    Raises
+    ------
+    DataError, ParameterError
+        Bad data or settings (the run stops with one line).
+    """
+    from clm_utils.data import load_input
+    from clm_utils.summary import calibration_holdout, resolve_dates, summarize
+
+    log = log or (lambda _msg: None)
+    staging = artifacts.staging_folder(target)
+    timings: dict[str, float] = {}
+    incomplete: dict[str, str] = {}
+    notes: list[str] = []
+    tick = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal tick
+        now = time.perf_counter()
+        timings[name] = round(now - tick, 3)
+        tick = now
+        log(f"analysis: {name} ({timings[name]:.1f} s)")
+
+    try:
+        transactions, quality = load_input(settings.data_path, settings.columns, settings.date_format,
+                                           observation_end=settings.as_of, **settings.load_options())
+        cal_end, obs = resolve_dates(transactions, settings.as_of, settings.calibration_end)
+        summary = summarize(transactions, obs, settings.time_unit)
+        calibration = calibration_holdout(transactions, cal_end, obs, settings.time_unit)
+        lap("load and summarise")
+
+        customers = summary.rename(columns={"total_amount": "revenue"})
+        value = _value(settings, calibration, summary, incomplete, notes)
+        for col in ("p_alive", "expected_purchases", "clv", "clv_lower", "clv_upper"):
+            if value["table"] is not None and col in value["table"]:
+                customers[col] = value["table"][col]
+        lap("value models and CLV")
+
+        segments, scores = _segments(settings, summary, customers)
+        customers = customers.join(segments)
+        lap("segments, tiers and activity")
+        customers = customers.join(_stages(settings, transactions, obs, customers))
+        lap("lifecycle stages")
+        clusters, criteria = _clusters(settings, summary, transactions, incomplete)
+        if clusters is not None:
+            customers = customers.join(clusters)
+        lap("clusters")
+
+        customers = customers[[c for c in CUSTOMER_COLUMNS if c in customers.columns]].sort_index()
+        customers.index.name = config.CUSTOMER_ID
+        for name, frame in (("transactions", transactions.reset_index(drop=True)),
+                            ("quality", quality.to_frame().astype({"count": "float64"})),
+                            ("summary", summary), ("calibration", calibration), ("customers", customers),
+                            ("rfm_scores", scores)):
+            artifacts.write_table(staging, name, frame)
+        if value["comparison"] is not None:
+            artifacts.write_table(staging, "model_comparison", value["comparison"])
+        if criteria is not None:
+            artifacts.write_table(staging, "cluster_criteria", criteria)
+        with (staging / "models.pkl").open("wb") as fh:
+            pickle.dump(value["objects"], fh, protocol=pickle.HIGHEST_PROTOCOL)
+        manifest = {
+            "settings": settings.to_dict(),
+            "data": {"label": settings.data_label, "file": str(settings.data_path or config.CDNOW_MASTER),
+                     "sha256": _data_digest(settings)},
+            "observation_end": str(obs.date()),
+            "calibration_end": str(cal_end.date()),
+            "first_date": str(transactions[config.DATE].min().date()),
+            "rows_read": _rows_read(quality.to_frame(), len(transactions)),
+            "rows_kept": int(len(transactions)),
+            "customers": int(len(customers)),
+            "quality_warnings": int(quality.n_warnings),
+            "value": value["meta"],
+            "pyramid_basis": "clv" if "clv" in customers else "revenue",
+            "incomplete": incomplete,
+            "notes": notes,
+            "timings": timings,
+        }
+        artifacts.write_manifest(staging, manifest)
+        artifacts.move_into_place(staging, target)
+    finally:
+        if staging.exists():
+            import shutil
+
+            shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+# ----------------------------------------------------------------------------------------------
+# Steps
+# ----------------------------------------------------------------------------------------------
+def _value(settings: Settings, calibration: pd.DataFrame, summary: pd.DataFrame, incomplete: dict[str, str],
+           notes: list[str]) -> dict[str, Any]:
+    """Fit, compare and choose the transaction model; score every customer."""
+    from clm_utils import clv
+
+    out: dict[str, Any] = {"table": None, "comparison": None, "objects": {}, "meta": {}}
+    try:
+        vm = clv.fit_value_models(calibration, summary, models=settings.models, clv_model=settings.clv_model)
+    except ModelError as exc:
+        incomplete["clv"] = exc.message
+        return out
+    notes.extend(vm.notes)
+    out["comparison"] = vm.comparison
+    out["objects"] = {"calibration_models": vm.calibration_models, "model": vm.model, "spend_model": vm.spend_model}
+    model = vm.model
+    spend: Any = vm.spend_model
+    if spend is None:
+        repeat = summary["frequency"] > 0
+        spend = float(summary.loc[repeat, "monetary_value"].mean() if repeat.any() else summary["total_amount"].mean())
+        notes.append(f"Spend per purchase is the plain average of the repeat purchases ({spend:,.2f}).")
+    values = clv.customer_lifetime_value(model, spend, summary, horizon=settings.horizon,
+                                         discount_rate=settings.discount_rate, time_unit=settings.time_unit,
+                                         margin=settings.margin)
+    table = pd.DataFrame({"p_alive": model.conditional_probability_alive(summary),
+                          "expected_purchases": values["expected_purchases"], "clv": values["clv"]})
+    interval = getattr(clv, "clv_interval", None)
+    if interval is not None and vm.spend_model is not None:
+        try:
+            ci = interval(model, vm.spend_model, summary, horizon=settings.horizon,
+                          discount_rate=settings.discount_rate, time_unit=settings.time_unit,
+                          margin=settings.margin, n_draws=settings.n_draws, seed=settings.seed)
+            per_customer = getattr(ci, "attrs", {}).get("customers")
+            if isinstance(per_customer, pd.DataFrame):
+                table["clv_lower"] = per_customer["lower"]
+                table["clv_upper"] = per_customer["upper"]
+        except ModelError as exc:
+            notes.append(f"No interval on CLV: {exc.message}")
+    out["table"] = table
+    out["meta"] = {
+        "chosen": vm.chosen,
+        "one_time_buyers_alive": bool(getattr(type(model), "one_time_buyers_alive", False)),
+        "params": {k: float(v) for k, v in model.params_.items()},
+        "spend_model": None if vm.spend_model is None else {k: float(v) for k, v in vm.spend_model.params_.items()},
+        "horizon": settings.horizon,
+        "discount_rate": settings.discount_rate,
+        "margin": settings.margin,
+    }
+    return out
+
+
+def _segments(settings: Settings, summary: pd.DataFrame,
+              customers: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """RFM scores and segment, value tier (revenue), pyramid (CLV, else revenue), activity class.
+
+    Returns the per-customer labels and the full score table (:func:`clm_utils.rfm.rfm_scores`).
+    """
+    from clm_utils import rfm
+
+    scores = rfm.rfm_scores(summary, bins=settings.rfm_bins, monetary=settings.rfm_monetary)
+    out = scores[["R", "F", "M", "RFM"]].copy()
+    out["segment"] = rfm.rfm_segments(scores)
+    revenue = summary["total_amount"]
+    out["value_tier"] = rfm.value_tiers(revenue, shares=settings.tier_shares)
+    basis = customers["clv"] if "clv" in customers else revenue
+    out["pyramid"] = rfm.customer_pyramid(basis, shares=settings.pyramid_shares)
+    out["activity"] = rfm.activity_classes(summary, active_within=settings.active_within,
+                                           churned_after=settings.churned_after)
+    return out, scores
+
+
+def _stages(settings: Settings, transactions: pd.DataFrame, obs: pd.Timestamp,
+            customers: pd.DataFrame) -> pd.DataFrame:
+    """Lifecycle stage and the rule that gave it."""
+    from clm_utils import lifecycle
+
+    p_alive = customers["p_alive"] if settings.stages_from_p_alive and "p_alive" in customers else None
+    stages = lifecycle.assign_stages(transactions, obs, p_alive=p_alive, **settings.stage_params())
+    return stages[["stage", "rule"]].rename(columns={"rule": "stage_rule"})
+
+
+#: Customers used to choose k; everyone is then assigned (issue: speed at scale).
+CLUSTER_SAMPLE = 20_000
+
+
+def _clusters(settings: Settings, summary: pd.DataFrame, transactions: pd.DataFrame,
+              incomplete: dict[str, str]) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """Behavioural k-means clusters with the k chosen on a seeded sample; names from the profiles."""
+    from clm_utils import cluster as cl
+
+    try:
+        raw = cl.behaviour_features(summary, transactions)
+        prepared = cl.prepare_features(raw)
+        X = prepared.X
+        sample = X.sample(n=CLUSTER_SAMPLE, random_state=settings.seed).sort_index() if len(X) > CLUSTER_SAMPLE else X
+        k_range = range(settings.k_min, settings.k_max + 1)
+        criteria = cl.choose_k(sample, k_range=k_range, seed=settings.seed, n_init=4, silhouette_sample=3000,
+                               gmm_sample=3000)
+        k = settings.cluster_k or cl.pick_k(criteria)
+        labels = cl.fit_kmeans(X, k, seed=settings.seed)
+        names = cl.name_clusters(cl.cluster_zscores(prepared, labels))
+    except ModelError as exc:
+        incomplete["clusters"] = exc.message
+        return None, None
+    criteria = criteria.copy()
+    criteria["chosen"] = criteria.index == k
+    out = pd.DataFrame({"cluster": labels.astype("int64"), "cluster_name": labels.map(names).astype("string")})
+    return out, criteria
+
+
+# ----------------------------------------------------------------------------------------------
+# Helpers
+# ----------------------------------------------------------------------------------------------
+def _data_digest(settings: Settings) -> str:
+    from clm_utils.report import file_sha256
+
+    path = Path(settings.data_path) if settings.data_path else config.CDNOW_MASTER
+    return file_sha256(path) if path.is_file() else ""
+
+
+def _rows_read(quality: pd.DataFrame, default: int) -> int:
+    hit = quality.loc[quality["check"] == "rows read", "count"]
+    return int(hit.iloc[0]) if len(hit) else int(default)
+
+
+def _finite_or_none(x: float) -> float | None:
+    return float(x) if np.isfinite(x) else None

@@ -1,0 +1,253 @@
+"""The run: the shared analysis once, then every notebook on it, then HTML and the index.
+
+A run is built in a staging folder next to its target and moved into place only when every
+notebook has run and rendered, so a failed run never half-overwrites an earlier report.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from clm_utils import config
+from clm_utils.errors import ParameterError, UserError
+from clm_utils.report.execute import (
+    AnalysisIncomplete,
+    NotebookFailed,
+    _JupyterPath,
+    declared_parameters,
+    execute_notebook,
+)
+from clm_utils.report.index import _index_page, package_versions, run_section, write_top_index
+from clm_utils.report.options import RunOptions
+from clm_utils.report.render import _title, render_html
+
+#: Parameters every notebook declares: the run's folder, and overrides of the settings when run alone.
+COMMON_PARAMETERS = ("settings", "run_dir")
+#: Columns of the hand-off file, in order (see docs/design.md, "Hand-off files").
+SCORECARD_FILE = "customer_scorecard"
+
+
+def _progress(names: Sequence[str]) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(names, desc="clm run", unit="notebook", file=sys.stderr, disable=None,
+                bar_format="{desc}: {n_fmt}/{total_fmt} |{bar}| {postfix} [{elapsed}]")
+
+
+def run(opts: RunOptions, log: Callable[[str], None] | None = None) -> Path:
+    """Compute the shared analysis, execute the chosen notebooks on it, render HTML, move into place.
+
+    Returns the path of ``index.html`` in ``opts.output_dir``.
+
+    Raises
+    ------
+    UserError
+        Bad data or parameters, whether found before the run or inside a notebook.
+    NotebookFailed
+        A notebook failed for another reason; the message names the notebook and the cell.
+    """
+    from clm_utils import analysis
+    from clm_utils.analysis import artifacts
+
+    log = log or (lambda msg: print(msg, file=sys.stderr))
+    started = time.time()
+    settings = opts.settings
+    run_name = opts.run_name
+    sources = [config.NOTEBOOKS_DIR / f"{name}.ipynb" for name in opts.notebooks]
+    missing = [s for s in sources if not s.exists()]
+    if missing:
+        raise NotebookFailed(f"notebook {missing[0].name} is missing from {config.NOTEBOOKS_DIR}")
+    declared = {s.stem: declared_parameters(s) for s in sources}
+    unknown = sorted(set(opts.params) - set().union(*declared.values()))
+    if unknown:
+        raise ParameterError(f"no chosen notebook has a parameter {unknown[0]!r}", parameter="params",
+                             hint="see the parameters cell of each notebook")
+    output_dir = Path(opts.output_dir)
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".staging-{run_name}-", dir=output_dir))
+    except OSError as exc:
+        raise ParameterError(f"cannot write to {output_dir} ({exc.strerror or type(exc).__name__})",
+                             parameter="output", hint="choose a folder you can write to with --output") from None
+    timings: dict[str, float] = {}
+    try:
+        # 1. the shared analysis: bad input fails here, fast and with one line, before any kernel starts
+        tick = time.time()
+        cached = analysis.ensure(settings, log=log)
+        artifacts.copy_folder(cached, staging / analysis.RUN_SUBDIR)
+        result = analysis.Analysis(staging / analysis.RUN_SUBDIR)
+        timings["analysis stage"] = round(time.time() - tick, 1)
+        write_scorecard(result, staging)
+        # 2. the notebooks, in parallel: they only read the analysis
+        reports = _execute_all(opts, sources, declared, staging, output_dir, log)
+        for rep in reports:
+            timings[rep["notebook"]] = rep["seconds"]
+        # 3. HTML and the index
+        tick = time.time()
+        meta = _run_meta(opts, result, reports, started)
+        footer = (f"CLM Lab run <b>{html.escape(run_name)}</b>: data {html.escape(meta['data']['file'])} "
+                  f"(SHA-256 {meta['data']['sha256'][:12]}…), as-of {meta['data']['observation_end']}, "
+                  f"{meta['finished']}.")
+        import nbformat
+
+        nav = " · ".join(f'<a href="{r["notebook"]}.html">{html.escape(r["notebook"])}</a>' for r in reports)
+        for rep, source in zip(reports, sources):
+            nb = nbformat.read(staging / source.name, as_version=4)
+            rep["title"] = _title(nb) or source.stem
+            render_html(staging / source.name, staging / rep["html"], show_code=opts.show_code,
+                        nav=f'<a href="index.html">Index</a> · {nav}', footer=footer)
+        timings["render"] = round(time.time() - tick, 1)
+        meta["files"] = sorted(p.name for p in staging.iterdir() if p.suffix in (".csv", ".parquet", ".xlsx"))
+        meta["timings"] = timings
+        meta["seconds"] = round(time.time() - started, 1)
+        (staging / "run.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
+        (staging / "index.html").write_text(
+            _index_page(f"CLM Lab run {run_name}", ["<p><a href=\"../index.html\">All runs</a></p>",
+                                                        run_section(meta)]), encoding="utf-8")
+        _swap_into_place(staging, output_dir / run_name)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    log("where the time went: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()))
+    return write_top_index(output_dir, run_name)
+
+
+def _execute_all(opts: RunOptions, sources: list[Path], declared: dict[str, set[str]], staging: Path,
+                 output_dir: Path, log: Callable[[str], None]) -> list[dict[str, Any]]:
+    """Execute the notebooks, ``opts.jobs`` at a time; reports come back in run order."""
+
+    def one(source: Path) -> dict[str, Any]:
+        tick = time.time()
+        params: dict[str, Any] = {"run_dir": str(staging), "output_dir": str(staging)}
+        if "data_path" in declared[source.stem]:  # a notebook with the older parameters cell
+            s = opts.settings
+            params |= dict(data_path=s.data_path, columns=s.columns, date_format=s.date_format,
+                           observation_end=s.as_of, calibration_end=s.calibration_end, time_unit=s.time_unit,
+                           currency=s.currency, lang=s.lang, seed=s.seed)
+        params |= {k: v for k, v in opts.params.items() if k in declared[source.stem]}
+        params = {k: v for k, v in params.items() if k in declared[source.stem]}
+        executed = staging / source.name
+        incomplete = None
+        try:
+            execute_notebook(source, executed, params)
+        except AnalysisIncomplete as exc:
+            incomplete = exc.message
+            mark_incomplete(executed, incomplete)
+            log(f"{source.stem}: incomplete: {incomplete}")
+        except (UserError, NotebookFailed):
+            _keep_failed(output_dir, opts.run_name, executed)
+            raise
+        return {"notebook": source.stem, "html": f"{source.stem}.html", "title": "",
+                "seconds": round(time.time() - tick, 1), "incomplete": incomplete}
+
+    with _JupyterPath():
+        bar = _progress([s.stem for s in sources])
+        done: list[dict[str, Any]] = []
+        with ThreadPoolExecutor(max_workers=max(1, opts.jobs)) as pool:
+            futures = [pool.submit(one, s) for s in sources]
+            try:
+                for fut in futures:
+                    done.append(fut.result())
+                    bar.set_postfix_str(done[-1]["notebook"])
+                    bar.update(1)
+                    if bar.disable:
+                        log(f"[{len(done)}/{len(sources)}] {done[-1]['notebook']}: done in {done[-1]['seconds']:.0f} s")
+            except BaseException:
+                for fut in futures:
+                    fut.cancel()
+                raise
+        bar.close()
+    return done
+
+
+def write_scorecard(result: Any, folder: Path) -> None:
+    """The hand-off file: one row per customer, as CSV and Parquet, with ids exactly as the shop wrote them."""
+    table = result.customers.copy()
+    table.insert(0, "model", result.chosen_model or "")
+    table.to_parquet(folder / f"{SCORECARD_FILE}.parquet", engine="pyarrow", compression="zstd")
+    table.to_csv(folder / f"{SCORECARD_FILE}.csv", float_format="%.6g", date_format="%Y-%m-%d")
+
+
+def _run_meta(opts: RunOptions, result: Any, reports: list[dict[str, Any]], started: float) -> dict[str, Any]:
+    m = result.manifest
+    data_file = Path(opts.settings.data_path) if opts.settings.data_path else config.CDNOW_MASTER
+    return {
+        "run_name": opts.run_name,
+        "finished": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "seconds": round(time.time() - started, 1),
+        "host": platform.node() or "unknown",
+        "data": {
+            "file": data_file.name if opts.settings.data_path is None else str(data_file),
+            "sha256": m["data"]["sha256"],
+            "rows_read": m["rows_read"],
+            "rows_kept": m["rows_kept"],
+            "customers": m["customers"],
+            "first_date": m["first_date"],
+            "last_date": m["observation_end"],
+            "calibration_end": m["calibration_end"],
+            "observation_end": m["observation_end"],
+            "warnings": m["quality_warnings"],
+        },
+        "analysis": {"chosen_model": result.chosen_model, "notes": m.get("notes", []),
+                     "incomplete": m.get("incomplete", {}), "timings": m.get("timings", {})},
+        "parameters": {**opts.settings.to_dict(), "notebooks": opts.notebooks, "params": opts.params,
+                       "show_code": opts.show_code},
+        "versions": package_versions(),
+        "reports": reports,
+    }
+
+
+def mark_incomplete(executed: Path, message: str) -> None:
+    """Replace the error output of a notebook stopped by a ModelError with a readable notice."""
+    import nbformat
+
+    nb = nbformat.read(executed, as_version=4)
+    nb.cells = [c for c in nb.cells if "papermill-error-cell-tag" not in c.metadata.get("tags", [])]
+    notice = ("> **This analysis stopped here: the data cannot support it.** "
+              f"{html.escape(message)}\n>\n> The sections below were not run. The other reports of this run are "
+              "complete; with more customers or a longer history this section runs as usual.")
+    for i, cell in enumerate(nb.cells):
+        if any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
+            cell.outputs = [o for o in cell.outputs if o.get("output_type") != "error"]
+            nb.cells.insert(i + 1, nbformat.v4.new_markdown_cell(notice))
+            break
+    nb.cells.insert(1, nbformat.v4.new_markdown_cell(notice.replace("stopped here", "is incomplete")))
+    nbformat.write(nb, executed)
+
+
+def _keep_failed(output_dir: Path, run_name: str, executed: Path) -> None:
+    """Keep the failing executed notebook for inspection, away from the reports."""
+    if executed.exists():
+        failed = output_dir / "_failed" / run_name
+        failed.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(executed, failed / executed.name)
+
+
+def _swap_into_place(staging: Path, target: Path) -> None:
+    """Replace ``target`` by ``staging`` with renames only (same file system)."""
+    old = None
+    if target.exists():
+        old = target.with_name(f".old-{target.name}-{os.getpid()}")
+        os.replace(target, old)
+    try:
+        os.replace(staging, target)
+    except OSError:
+        if old is not None:
+            os.replace(old, target)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
