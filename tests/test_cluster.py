@@ -312,3 +312,126 @@ def test_select_indicators_drops_a_pair_that_shares_nothing_with_the_factor():
     assert kept == [f"v{i}" for i in range(6)]
     # too few pass: everything is kept rather than a trivial set
     assert select_indicators(data, min_msa=0.999) == list(data.columns)
+
+
+# --- redundant indicators (issue: factor-then-cluster on a small apparel shop) ---------------------
+
+def _redundant_data(n: int = 600, seed: int = 7) -> pd.DataFrame:
+    """Four independent indicators plus a constant, an exact duplicate and a near-linear combination."""
+    rng = np.random.default_rng(seed)
+    d = pd.DataFrame({f"x{i}": rng.normal(size=n) for i in range(1, 5)})
+    d.insert(1, "const", 3.0)
+    d["x1_copy"] = d["x1"]
+    d["combo"] = d["x2"] + d["x3"] + 1e-3 * rng.normal(size=n)  # |r| about 0.7 with each: no pair rule
+    return d
+
+
+def test_drop_redundant_indicators_constant_duplicate_and_combination():
+    d = _redundant_data()
+    with pytest.raises(ModelError):  # the failure the issue reports, before the screen
+        cl.kmo(d.drop(columns="const"))
+    kept, dropped = cl.drop_redundant_indicators(d)
+    assert list(kept.columns) == ["x1", "x2", "x3", "x4"]
+    assert dropped["indicator"].tolist() == ["const", "x1_copy", "combo"]
+    assert dropped["reason"].tolist() == ["constant", "collinear pair", "near-linear combination"]
+    assert "with x1" in dropped.loc[1, "detail"] and "x2" in dropped.loc[2, "detail"]
+    # independent check by least squares: each dropped non-constant indicator is (almost) an exact
+    # linear function of the kept ones (R^2 > 0.999), and the kept set is well conditioned
+    K = np.c_[np.ones(len(kept)), kept.to_numpy()]
+    for c in ("x1_copy", "combo"):
+        y = d[c].to_numpy()
+        resid = y - K @ np.linalg.lstsq(K, y, rcond=None)[0]
+        assert 1 - resid.var() / y.var() > 0.999
+    assert np.linalg.eigvalsh(np.corrcoef(kept.to_numpy(), rowvar=False)).min() > 0.5
+    overall, _ = cl.kmo(kept)  # clustering goes on: KMO and Bartlett now work
+    assert np.isfinite(overall) and np.isfinite(cl.bartlett_sphericity(kept)["chi2"])
+
+
+def test_drop_redundant_keeps_the_earlier_of_a_near_duplicate_pair_and_clean_data_untouched():
+    rng = np.random.default_rng(3)
+    a = rng.normal(size=500)
+    d = pd.DataFrame({"monetary": a, "largest_purchase": a + 0.05 * rng.normal(size=500), "other": rng.normal(size=500)})
+    r = np.corrcoef(d["monetary"], d["largest_purchase"])[0, 1]
+    assert r > 0.98
+    kept, dropped = cl.drop_redundant_indicators(d)
+    assert list(kept.columns) == ["monetary", "other"] and dropped["indicator"].tolist() == ["largest_purchase"]
+    assert f"{r:.3f}" in dropped.loc[0, "detail"]
+    clean = pd.DataFrame(rng.normal(size=(300, 4)), columns=list("abcd"))
+    kept, dropped = cl.drop_redundant_indicators(clean)
+    assert kept.equals(clean) and dropped.empty
+
+
+def test_fewer_than_two_usable_indicators_is_a_model_error():
+    x = np.arange(50.0)
+    d = pd.DataFrame({"a": x, "b": 2 * x + 1, "c": 1.0})
+    with pytest.raises(ModelError, match="only 1 usable indicator"):
+        cl.drop_redundant_indicators(d)
+
+
+def test_screen_indicators_lists_every_drop_with_its_reason():
+    rng = np.random.default_rng(0)
+    f = rng.normal(size=2000)
+    d = pd.DataFrame({f"v{i}": f + 0.7 * rng.normal(size=2000) for i in range(5)})
+    u = rng.normal(size=2000)  # a pair correlated only with each other: MSA = 1/2 analytically (see above)
+    d["pair_a"], d["pair_b"] = u + 0.3 * rng.normal(size=2000), -u + 0.3 * rng.normal(size=2000)
+    d["v0_copy"] = d["v0"]
+    d["flat"] = 1.0
+    screen = cl.screen_indicators(d, min_msa=0.6)
+    assert screen.kept == [f"v{i}" for i in range(5)]
+    assert dict(zip(screen.dropped["indicator"], screen.dropped["reason"], strict=True)) == {
+        "flat": "constant", "v0_copy": "collinear pair", "pair_a": "low MSA", "pair_b": "low MSA"}
+    assert screen.tests["indicators"].tolist() == [7, 5]
+    assert (screen.tests["KMO"] > 0.5).all()
+
+
+# --- large bases: stratified sample for model choice and bootstrap, everyone assigned -------------
+
+def test_stratified_sample_is_proportional_exact_and_seeded():
+    rng = np.random.default_rng(2)
+    X = pd.DataFrame(rng.normal(size=(1000, 3)))
+    strata = np.repeat(["a", "b", "c"], [500, 300, 200])
+    pos = cl.stratified_sample(X, 100, seed=5, strata=strata)
+    assert len(pos) == 100 and len(np.unique(pos)) == 100 and np.all(np.diff(pos) > 0)
+    assert pd.Series(strata[pos]).value_counts().sort_index().tolist() == [50, 30, 20]
+    np.testing.assert_array_equal(pos, cl.stratified_sample(X, 100, seed=5, strata=strata))
+    # default strata: 10 equal-count bands of the first principal component, 7 rows each of 70
+    pc_pos = cl.stratified_sample(X, 70, seed=5)
+    assert len(pc_pos) == 70
+    np.testing.assert_array_equal(cl.stratified_sample(X, 5000, seed=5), np.arange(1000))
+
+
+def test_max_sample_assigns_every_customer_and_leaves_small_bases_unchanged():
+    from sklearn.cluster import KMeans
+
+    X, truth = _blobs(n_per=150, k=4)
+    # small base (n <= max_sample): the same labels as sklearn on all customers, up to naming
+    lab = cl.fit_kmeans(X, 4, seed=3, max_sample=5000)
+    direct = KMeans(n_clusters=4, n_init=10, random_state=3).fit(X.to_numpy()).labels_
+    assert adjusted_rand_score(direct, lab) == 1.0
+    pd.testing.assert_series_equal(lab, cl.fit_kmeans(X, 4, seed=3, max_sample=None))
+    pd.testing.assert_frame_equal(cl.choose_k(X, [3, 4], seed=3, silhouette_sample=300, gmm=False, max_sample=None),
+                                  cl.choose_k(X, [3, 4], seed=3, silhouette_sample=300, gmm=False, max_sample=len(X)))
+    pd.testing.assert_frame_equal(cl.bootstrap_stability(X, 4, n_boot=2, seed=3, max_sample=None),
+                                  cl.bootstrap_stability(X, 4, n_boot=2, seed=3, max_sample=len(X)))
+    # large base: fitted on 200 sampled customers, all 600 labelled, the known clusters recovered
+    big = cl.fit_kmeans(X, 4, seed=3, max_sample=200)
+    assert len(big) == len(X) and big.notna().all() and big.index.equals(X.index)
+    assert adjusted_rand_score(truth, big) >= 0.9
+    gm = cl.fit_gmm(X, 4, seed=3, max_sample=200)
+    assert len(gm) == len(X) and adjusted_rand_score(truth, gm) >= 0.9
+    crit = cl.choose_k(X, range(3, 6), seed=3, silhouette_sample=200, gmm=False, max_sample=300)
+    assert cl.pick_k(crit) == 4
+    boot = cl.bootstrap_stability(X, 4, n_boot=3, seed=3, max_sample=300, reference=big)
+    assert cl.stability_summary(boot)["mean"] >= 0.95
+
+
+def test_plot_transform_effect_shows_the_most_skewed_features():
+    rng = np.random.default_rng(1)
+    raw = pd.DataFrame({"monetary": rng.lognormal(0, 1.5, 400), "tenure": rng.normal(50, 5, 400),
+                        "frequency": rng.poisson(1, 400) + 1.0})
+    prepared = cl.prepare_features(raw)
+    axes = cl.plot_transform_effect(prepared, n=2, currency="EUR")
+    assert axes.shape == (2, 2)
+    top = prepared.transforms.sort_values("skew_before", ascending=False)["feature"].iloc[0]
+    assert axes[0, 0].get_title().startswith(f"{top}: raw")
+    assert "log-transformed" in axes[0, 1].get_title()
