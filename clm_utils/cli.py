@@ -100,6 +100,13 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Load and validate a transaction file without running any notebook.")
     _data_options(val, required=True)
 
+    summ = sub.add_parser("summarize", help="customer summary of large inputs (pandas, DuckDB or Spark) to Parquet",
+                          description="Write the customer summary (or the calibration / holdout split) of a file, "
+                                      "folder or glob to Parquet, on pandas, DuckDB (out of core) or Spark.")
+    from clm_utils.engines.cli import add_arguments
+
+    add_arguments(summ)
+
     ref = sub.add_parser("refresh-notebooks", help="re-execute the committed notebooks in place (default data)")
     ref.add_argument("--only", metavar="LIST", help="which notebooks, e.g. 03_clv or 00,01")
     return parser
@@ -161,6 +168,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_summarize(args: argparse.Namespace) -> int:
+    from clm_utils.engines.cli import run
+
+    return run(args)
+
+
 def cmd_refresh(args: argparse.Namespace) -> int:
     from clm_utils.report import refresh_notebooks
 
@@ -178,7 +191,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             parser.print_help()
             return 2
-        handler = {"run": cmd_run, "validate": cmd_validate, "refresh-notebooks": cmd_refresh}[args.command]
+        handler = {"run": cmd_run, "validate": cmd_validate, "refresh-notebooks": cmd_refresh,
+                   "summarize": cmd_summarize}[args.command]
         return handler(args)
     except UserError as exc:
         print(f"clm: {exc.one_line()}", file=sys.stderr)

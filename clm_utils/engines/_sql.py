@@ -89,7 +89,11 @@ def _java_pattern(fmt: str) -> str:
             if literal:
                 out.append("'" + literal.replace("'", "''") + "'")
                 literal = ""
-            out.append(codes.get(fmt[i + 1], fmt[i + 1]))
+            code = codes.get(fmt[i + 1], fmt[i + 1])
+            adjacent = (i + 2 < len(fmt) and fmt[i + 2] == "%") or (i >= 2 and fmt[i - 2] == "%")
+            if code in ("M", "d", "H", "m", "s", "h") and adjacent:
+                code *= 2  # digits run together (YYYYMMDD): fixed widths
+            out.append(code)
             i += 2
             continue
         literal += ch
@@ -378,7 +382,7 @@ nfinal AS (
     sum(c_unm) AS c_unm
   FROM days GROUP BY customer_id
 )""")
-    unit = repr(float(plan.unit_days))
+    unit = f"CAST({float(plan.unit_days)!r} AS DOUBLE)"
     hold = ""
     if plan.calibration_end:
         hold = f""",
