@@ -253,3 +253,30 @@ def test_stage_churn_too_few_stages_and_early_landmark():
                                                            index=pd.Index(["x"], name="stage"))).shape == (1, 4)
     with pytest.raises(ModelError, match="landmark"):
         sv.stage_churn(tx, "2020-12-31", "400D", 60, "D", stages=stages)
+
+
+def test_churn_overview_by_hand():
+    tx = _many([("a", "2020-01-01"), ("a", "2020-02-01"), ("b", "2020-01-15"), ("c", "2020-03-01"),
+                ("d", "2020-12-01"), ("d", "2020-12-20")])
+    d = churn_durations(tx, "2021-01-01", inactivity=30, time_unit="D")
+    o = sv.churn_overview(d)
+    assert o.index.tolist() == ["all", "repeat buyers"]
+    assert o.loc["all", ["n", "churned", "censored"]].tolist() == [4, 3, 1]
+    assert o.loc["all", "one_time_share_of_churned"] == pytest.approx(2 / 3)
+    # KM by hand, all: S = 2/4 exactly from 0 until the next drop at 31 (d's censoring at 19 does not
+    # change S); R's quantile.survfit removes flat portions and takes the midpoint: (0 + 31) / 2
+    assert o.loc["all", "median"] == 15.5
+    assert o.loc["repeat buyers", "n"] == 2 and o.loc["repeat buyers", "median"] == 31
+
+
+def test_group_comparison_plots_and_median_summary():
+    rng = np.random.default_rng(5)
+    n = 200
+    idx = pd.Index([f"c{i}" for i in range(n)], name="customer_id")
+    grp = pd.Series(np.where(np.arange(n) < 100, "a", "b"), index=idx)
+    dur = pd.DataFrame({"duration": rng.exponential(10, n), "event": 1}, index=idx)
+    comp = sv.compare_groups(dur, {"ab": grp}, min_group_size=30)
+    axes = comp.plot(time_label="days", at_risk_counts=False)
+    assert len(axes) == 1 and axes[0].get_title() == "Kaplan-Meier by ab"
+    ms = comp.median_summary()
+    assert ms.index.names == ["grouping", "group"] and ms.loc[("ab", "a"), "n"] == 100

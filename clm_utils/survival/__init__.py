@@ -51,7 +51,11 @@ from clm_utils.survival.cohorts import plot_sbg_cohorts, sbg_cohorts
 from clm_utils.survival.concordance import concordance_index
 from clm_utils.survival.covariates import early_period_cox_data, varying_covariates
 from clm_utils.survival.cox import CoxPH, cox_ph
-from clm_utils.survival.durations import churn_durations, landmark_durations
+from clm_utils.survival.durations import (
+    churn_durations,
+    churn_overview,
+    landmark_durations,
+)
 from clm_utils.survival.groups import GroupComparison, compare_groups, quantile_bands
 from clm_utils.survival.kaplan_meier import (
     KaplanMeier,
@@ -73,6 +77,7 @@ __all__ = [
     "LogRankResult",
     "StageChurn",
     "churn_durations",
+    "churn_overview",
     "compare_groups",
     "concordance_index",
     "cox_ph",

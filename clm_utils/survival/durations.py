@@ -16,7 +16,7 @@ from clm_utils.errors import DataError, ParameterError
 from clm_utils.summary import purchase_days
 from clm_utils.survival._common import check_transactions, to_days
 
-__all__ = ["churn_durations", "landmark_durations"]
+__all__ = ["churn_durations", "churn_overview", "landmark_durations"]
 
 
 def churn_durations(
@@ -131,3 +131,32 @@ def landmark_durations(
     out = pd.DataFrame({"duration": (stop - lm).dt.days.astype(float) / unit, "event": event.astype(int)})
     out.index.name = "customer_id"
     return out.sort_index()
+
+
+def churn_overview(durations: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
+    """Headline numbers of :func:`churn_durations` output, for all customers and for repeat buyers.
+
+    When most customers buy once, the overall median relationship length is 0 (the typical
+    relationship ends with the first purchase); the repeat buyers' median is then the planning number.
+
+    Returns
+    -------
+    DataFrame indexed by ``customers`` (``all`` and ``repeat buyers``, the latter only when there
+    are any): ``n``, ``churned``, ``censored``, ``share_churned``, ``one_time_share_of_churned``,
+    ``median``, ``median_lower``, ``median_upper`` (Kaplan-Meier, log-log CI at level 1 - alpha).
+    """
+    from clm_utils.survival.kaplan_meier import KaplanMeier
+
+    groups = {"all": durations, "repeat buyers": durations[durations["n_purchase_days"] >= 2]}
+    rows = []
+    for name, d in groups.items():
+        if len(d) == 0:
+            continue
+        km = KaplanMeier(alpha=alpha).fit(d["duration"], d["event"], label=name)
+        churned = d["event"] == 1
+        rows.append({"customers": name, "n": len(d), "churned": int(churned.sum()), "censored": int((~churned).sum()),
+                     "share_churned": float(churned.mean()),
+                     "one_time_share_of_churned": float((d.loc[churned, "n_purchase_days"] == 1).mean())
+                     if churned.any() else float("nan"),
+                     "median": km.median_, "median_lower": km.median_ci_[0], "median_upper": km.median_ci_[1]})
+    return pd.DataFrame(rows).set_index("customers")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
@@ -35,6 +36,19 @@ class GroupComparison:
     def medians(self) -> dict[str, pd.DataFrame]:
         """Median relationship length (with CI) per group, for each compared grouping."""
         return {name: median_table(fits) for name, fits in self.fits.items()}
+
+    def median_summary(self) -> pd.DataFrame:
+        """All median tables in one, indexed by (``grouping``, ``group``)."""
+        if not self.fits:
+            return pd.DataFrame(columns=["n", "events", "median", "median_lower", "median_upper"])
+        return pd.concat(self.medians(), names=["grouping"])
+
+    def plot(self, **kwargs: Any) -> list[Any]:
+        """One Kaplan-Meier figure per compared grouping (options of :func:`plot_km`); returns the Axes."""
+        from clm_utils.survival.plots import plot_km
+
+        title = kwargs.pop("title", "Kaplan-Meier by {name}")
+        return [plot_km(fits, title=title.format(name=name), **kwargs) for name, fits in self.fits.items()]
 
 
 def compare_groups(durations: pd.DataFrame, groupings: Mapping[str, pd.Series],

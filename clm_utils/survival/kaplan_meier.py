@@ -27,7 +27,11 @@ def _first_time_at_or_below(times: np.ndarray, curve: np.ndarray, level: float =
 
 
 def _median_from_curve(times: np.ndarray, surv: np.ndarray) -> float:
-    """R's rule: first time S <= 0.5; if S == 0.5 exactly on a flat stretch, the midpoint."""
+    """R's rule (``quantile.survfit``): first time S <= 0.5; if S == 0.5 exactly on a flat stretch,
+    the midpoint of that stretch, i.e. up to the next time the curve *drops* (censoring times,
+    where S does not change, are skipped first, as R removes flat portions)."""
+    change = np.concatenate([[True], np.diff(surv) != 0])
+    times, surv = times[change], surv[change]
     idx = np.nonzero(surv <= 0.5 + 1e-12)[0]
     if idx.size == 0:
         return float("inf")
