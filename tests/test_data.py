@@ -89,7 +89,6 @@ def test_messy_amounts_parse():
     [
         ("customer_id,date,amount\nA,2024-01-01,10\nB,not a date,5\n", "dates cannot be parsed", "date", [3]),
         ("customer_id,date,amount\nA,2024-01-01,ten\nB,2024-01-01,5\n", "amounts are not numbers", "amount", [2]),
-        ("customer_id,date,amount\n,2024-01-01,10\nB,2024-01-01,5\n", "customer ids are missing", "customer_id", [2]),
     ],
 )
 def test_invalid_values_raise_with_file_column_rows_hint(tmp_path, text, message, column, rows):
@@ -100,6 +99,19 @@ def test_invalid_values_raise_with_file_column_rows_hint(tmp_path, text, message
     assert message in err.message and err.column == column and err.rows == rows
     line = err.one_line()
     assert "tx.csv" in line and f"column '{column}'" in line and "fix:" in line and "\n" not in line
+
+
+def test_rows_without_customer_id_are_guests_dropped_and_counted(tmp_path):
+    # issue 8: a guest purchase cannot be followed over time; it is dropped and counted, never a crash
+    # (this replaces the earlier contract, under which a missing id stopped the load)
+    path = write(tmp_path, "customer_id,date,amount\n,2024-01-01,10\nB,2024-01-01,5\nnull,2024-01-02,3\n")
+    tx, report = load_and_check(path)
+    assert tx["customer_id"].tolist() == ["B"]
+    row = report.to_frame().set_index("check").loc["rows without a customer id (guests) dropped"]
+    assert row["count"] == 2 and row["status"] == "warning" and "followed over time" in row["detail"]
+    with pytest.raises(DataError, match="every customer id is empty") as info:
+        load_transactions(write(tmp_path, "customer_id,date,amount\n,2024-01-01,10\n ,2024-01-02,5\n"))
+    assert info.value.column == "customer_id" and "--columns customer_id=" in info.value.one_line()
 
 
 def test_invalid_drop_policy_counts_rows(tmp_path):

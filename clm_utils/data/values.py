@@ -1,0 +1,177 @@
+"""Parsing values: amounts, dates (text, ISO, compact, day/month order, Excel serial numbers) and ids."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from clm_utils.errors import DataError
+
+_CURRENCY_CHARS = re.compile(r"[\s$€£¥₹₩₽¤]|[A-Za-z]{3}$|^[A-Za-z]{3}")
+#: Text that means "no value" in an id column.
+MISSING_ID_TEXT: tuple[str, ...] = ("nan", "none", "null", "na", "n/a", "<na>")
+#: Excel's day 0 (its serial numbers count days from here, including the fictitious 1900-02-29).
+EXCEL_EPOCH = pd.Timestamp("1899-12-30")
+_SERIAL = re.compile(r"\d{1,7}(\.\d+)?")
+
+def _first_rows(mask: np.ndarray, first_line: int, limit: int = 5) -> list[int]:
+    return [int(i) + first_line for i in np.flatnonzero(mask)[:limit]]
+
+
+def parse_amount(values: pd.Series, *, decimal: str = ".") -> pd.Series:
+    """Parse amounts that may carry currency symbols, thousands separators or ``(12.00)`` negatives.
+
+    Returns a float Series; values that cannot be read are NaN (the caller reports them).
+    """
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        return values.astype("float64")
+    plain = pd.to_numeric(values, errors="coerce").astype("float64")  # fast path: plain numbers
+    retry = plain.isna() & values.notna()
+    if not retry.any():
+        return plain
+    return plain.where(~retry, _parse_messy_amount(values[retry], decimal))
+
+
+def _parse_messy_amount(values: pd.Series, decimal: str) -> pd.Series:
+    text = values.astype("str").str.strip()
+    text = text.where(values.notna(), "")
+    negative = text.str.startswith("(") & text.str.endswith(")")
+    text = text.str.strip("()")
+    text = text.str.replace(_CURRENCY_CHARS, "", regex=True)
+    if decimal == ",":
+        text = text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+    else:
+        text = text.str.replace(",", "", regex=False)
+    text = text.str.replace("\u2212", "-", regex=False)
+    out = pd.to_numeric(text.where(text != ""), errors="coerce").astype("float64")
+    return out.where(~negative, -out)
+
+
+#: Larger absolute amounts are treated as unreadable (overflow, ids pasted into the amount column).
+MAX_AMOUNT = 1e12
+#: Dates outside this range are treated as unreadable (they are typos, not transactions).
+EARLIEST_DATE = pd.Timestamp("1900-01-01")
+LATEST_DATE = pd.Timestamp("2200-01-01")
+
+_SLASH = re.compile(r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2,4})")
+
+
+def parse_dates(values: pd.Series, date_format: str | None, label: str, column: str, first_line: int,
+                notes: list[int] | None = None, *, excel_serial: bool = False,
+                serial_notes: list[int] | None = None) -> pd.Series:
+    """Parse dates to day-precision, time-zone-naive datetime64.
+
+    Without ``date_format`` the parser accepts ISO 8601 (``1997-01-31``, with or without time and
+    offset), compact ``YYYYMMDD`` (CDNOW) and day/month/year or month/day/year with ``/``, ``.``
+    or ``-``.  The order of day and month is decided from the data (a first field above 12 means
+    day first); when no value tells, the dates are ambiguous and a :class:`DataError` asks for
+    ``date_format``.
+
+    With ``excel_serial`` (values read from a workbook), whole or fractional numbers between 1
+    and 2,958,465 (9999-12-31) are Excel serial dates: days since 1899-12-30.  How many were
+    converted is appended to ``serial_notes``.
+    """
+    if pd.api.types.is_datetime64_any_dtype(values):
+        parsed = values
+    else:
+        text = values.astype("str").str.strip().where(values.notna(), "")
+        if excel_serial and date_format is None:
+            text = _excel_serials_to_iso(text, serial_notes)
+        nonblank = text[text != ""]
+        if date_format is not None:
+            parsed = pd.to_datetime(text.where(text != ""), format=date_format, errors="coerce")
+        elif len(nonblank) and nonblank.iloc[:1000].str.fullmatch(r"\d{8}").all() and nonblank.str.fullmatch(r"\d{8}").all():
+            parsed = pd.to_datetime(text.where(text != ""), format="%Y%m%d", errors="coerce")
+        elif len(nonblank) and (iso := pd.to_datetime(text.where(text != ""), format="ISO8601", errors="coerce",
+                                                     utc=True)).notna().sum() == len(nonblank):
+            parsed = iso.dt.tz_convert(None)  # fast path: every date is ISO 8601
+        else:
+            parts = nonblank.str.extract(_SLASH)
+            slashed = parts[0].notna()
+            if len(nonblank) and slashed.mean() > 0.5:
+                first = pd.to_numeric(parts.loc[slashed, 0])
+                second = pd.to_numeric(parts.loc[slashed, 1])
+                year_len = parts.loc[slashed, 2].str.len()
+                if (first > 12).any() and (second > 12).any():
+                    raise DataError("dates mix day-first and month-first order", file=label, column=column,
+                                    hint="export the dates in one format, e.g. YYYY-MM-DD")
+                if (first > 12).any():
+                    order = "%d", "%m"
+                elif (second > 12).any():
+                    order = "%m", "%d"
+                else:
+                    example = nonblank[slashed].iloc[0]
+                    raise DataError(f"dates such as {example!r} are ambiguous (day/month or month/day)",
+                                    file=label, column=column,
+                                    hint="pass --date-format '%d/%m/%Y' or '%m/%d/%Y'")
+                found = re.search(r"\d([/.\-])\d", nonblank[slashed].iloc[0])
+                sep = found.group(1) if found else "/"
+                yfmt = "%Y" if (year_len == 4).all() else "%y"
+                fmt = f"{order[0]}{sep}{order[1]}{sep}{yfmt}"
+                head = text.str.extract(r"^\s*(\S+)")[0]  # the time of day, if any, is not used
+                parsed = pd.to_datetime(head.where(text != ""), format=fmt, errors="coerce")
+            else:
+                parsed = pd.to_datetime(text.where(text != ""), format="ISO8601", errors="coerce", utc=True)
+                retry = parsed.isna() & (text != "")
+                if retry.any() and notes is not None:
+                    notes.append(int(retry.sum()))
+                if retry.any():
+                    alt = pd.to_datetime(text[retry], format="mixed", errors="coerce", utc=True)
+                    parsed = parsed.where(~retry, alt)
+                parsed = parsed.dt.tz_convert(None)
+    if getattr(parsed.dt, "tz", None) is not None:
+        parsed = parsed.dt.tz_convert(None)
+    parsed = parsed.dt.normalize()
+    # implausible dates (typos such as year 0001 or 9999) count as unparseable
+    plausible = (parsed >= EARLIEST_DATE) & (parsed < LATEST_DATE)
+    return parsed.where(plausible).astype("datetime64[ns]")
+
+
+def _excel_serials_to_iso(text: pd.Series, notes: list[int] | None) -> pd.Series:
+    """Replace Excel serial day numbers (``45292`` = 2024-01-01) by ISO dates; leave other text alone."""
+    serial = text.str.fullmatch(_SERIAL)
+    if not serial.any():
+        return text
+    days = pd.to_numeric(text.where(serial), errors="coerce")
+    serial &= (days >= 1) & (days <= 2_958_465)
+    if not serial.any():
+        return text
+    iso = (EXCEL_EPOCH + pd.to_timedelta(np.floor(days[serial]), unit="D")).dt.strftime("%Y-%m-%d")
+    if notes is not None:
+        notes.append(int(serial.sum()))
+    return text.where(~serial, iso)
+
+
+def normalize_float_ids(ids: pd.Series, missing: pd.Series | None = None) -> tuple[pd.Series, int]:
+    """Undo ids written as floats: ``17850.0`` -> ``17850``, but only when every id looks like that.
+
+    Pandas writes an integer id column as floats when some ids are missing, so a CRM key
+    ``17850`` arrives as ``17850.0``.  When every non-missing id is a whole number written with a
+    zero fraction, the fraction is dropped; otherwise every id stays exactly as written (``00123``
+    keeps its zeros, ``1.5`` stays ``1.5``).
+
+    Parameters
+    ----------
+    ids
+        Text ids, stripped, ``""`` for missing.
+    missing
+        Boolean mask of the missing ids, when the caller already has it.
+
+    Returns
+    -------
+    (ids, n_changed)
+        The ids, and how many were rewritten.
+    """
+    if missing is None:
+        missing = (ids == "") | ids.str.lower().isin(MISSING_ID_TEXT)
+    keep = ~np.asarray(missing, dtype=bool)
+    first = int(np.argmax(keep)) if keep.any() else -1
+    if first < 0 or not re.fullmatch(r"-?\d+\.0+", str(ids.iloc[first])):
+        return ids, 0  # cheap exit: the first id already decides most files
+    present = ids[keep]
+    if not present.str.fullmatch(r"-?\d+\.0+").all():
+        return ids, 0
+    changed = ids.index.isin(present.index)
+    return ids.where(~changed, ids.str.replace(r"\.0+$", "", regex=True)), int(changed.sum())
