@@ -16,6 +16,8 @@ REPORTS_DIR: Path = Path(os.environ.get("CLM_REPORTS_DIR", ROOT / "reports"))
 CDNOW_MASTER: Path = RAW_DIR / "CDNOW_master.txt"
 CDNOW_SAMPLE: Path = RAW_DIR / "CDNOW_sample.txt"
 DONATIONS: Path = RAW_DIR / "donations.csv"
+#: UCI Online Retail (Chen, Sain & Guo 2012), aggregated to one row per invoice; see data/README.md.
+ONLINE_RETAIL: Path = RAW_DIR / "online_retail.csv"
 
 #: Canonical transaction columns (DESIGN.md, "Transactions frame").
 CUSTOMER_ID = "customer_id"
