@@ -109,15 +109,17 @@ def check_repeat_buyers(x: np.ndarray, w: np.ndarray | None, model: str) -> None
 def boundary_lr_test(ll_full: float, ll_limit: float) -> tuple[float, float]:
     """Likelihood-ratio test of a nested limit model that lies on the boundary of the full one.
 
-    ``LR = 2 (ll_full - ll_limit)`` (clipped at 0).  With one parameter on the boundary under the
+    ``LR = 2 (ll_full - ll_limit)``; values below 1e-3 (the optimisers' precision on a
+    log-likelihood of thousands) count as 0.  With one parameter on the boundary under the
     null (a = 0, or s = 0), LR is asymptotically the 50:50 mixture of chi2_0 and chi2_1 (Self & Liang
     1987), so ``p = 0.5 P(chi2_1 > LR)`` for LR > 0 and 1 for LR = 0.  The other dropout parameter
     (b, or beta) is not identified under the null, so this p-value is approximate.
     """
-    lr = max(2.0 * (float(ll_full) - float(ll_limit)), 0.0)
+    lr = 2.0 * (float(ll_full) - float(ll_limit))
     if not np.isfinite(lr):
         return float("nan"), float("nan")
-    p = 1.0 if lr <= 1e-8 else 0.5 * float(stats.chi2.sf(lr, 1))
+    lr = 0.0 if lr < 1e-3 else lr
+    p = 1.0 if lr == 0.0 else 0.5 * float(stats.chi2.sf(lr, 1))
     return lr, p
 
 
@@ -656,8 +658,9 @@ class TransactionModel(BaseFitter):
         raise NotImplementedError
 
     def _dropout_share(self, theta: np.ndarray, t: float) -> float:
-        """Share of a cohort that has dropped out ``t`` after the first purchase (0 without dropout)."""
-        return 0.0
+        """(An upper bound on) the share of a cohort dropped out ``t`` after the first purchase; NaN for
+        a model without dropout (which has no no-dropout limit to fall back to)."""
+        return float("nan")
 
     def _no_dropout_description(self, theta: np.ndarray) -> str:  # pragma: no cover - per model
         return "no dropout"
@@ -676,8 +679,11 @@ class TransactionModel(BaseFitter):
             except BoundaryEstimate as exc:
                 assert exc.logp is not None and exc.at_high is not None
                 self._raise_if_no_dropout(exc.logp, exc.log_likelihood, t_max, exc)
+                # a shape parameter whose value, or whose scale partner's (alpha, b, beta: the
+                # parameter right after it), ran to +infinity: that heterogeneity collapsed
                 collapse = [i for i, n in enumerate(names)
-                            if n in self._shape_params and exc.at_high[i] and i not in self._fixed]
+                            if n in self._shape_params and i not in self._fixed
+                            and (exc.at_high[i] or (i + 1 < len(names) and exc.at_high[i + 1]))]
                 if not collapse:
                     raise
                 for i in collapse:

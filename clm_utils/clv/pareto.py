@@ -45,7 +45,16 @@ def _log_hyp2f1_a_a1(a: np.ndarray, b: np.ndarray, z: np.ndarray, log1mz: np.nda
     ``log1mz`` is log(1 - z) when the caller can form 1 - z without cancellation."""
     if log1mz is None:
         log1mz = np.log1p(-z)
-    return (1.0 - b) * log1mz + np.log(special.hyp2f1(1.0, a + 1.0 - b, a + 1.0, z))
+    with np.errstate(all="ignore"):
+        out = (1.0 - b) * log1mz + np.log(special.hyp2f1(1.0, a + 1.0 - b, a + 1.0, z))
+        bad = ~np.isfinite(out)
+        if np.any(bad):
+            # z within ~1e-12 of 1 with b > 1: the Euler form diverges like (1-z)^(1-b) and scipy
+            # returns inf; the untransformed series converges at z = 1 there (c - a - b = 1 - b < 0
+            # is excluded, so use it only where it is finite)
+            direct = np.log(special.hyp2f1(a, b, a + 1.0, z))
+            out = np.where(bad & np.isfinite(direct), direct, out)
+    return out
 
 
 def _log_F(r: float, alpha: float, s: float, beta: float, x: np.ndarray, y: np.ndarray) -> np.ndarray:
