@@ -53,11 +53,10 @@ def scan_sql(src: Source, with_order: bool = True) -> str:
         return (f"SELECT {cols}, filename AS _file, CAST(NULL AS BIGINT) AS _row FROM read_csv({files}, "
                 f"columns = {{'line': 'VARCHAR'}}, delim = chr(1), quote = '', escape = '', auto_detect = false, "
                 f"header = {str(src.header).lower()}, filename = true{encoding}) WHERE {line} <> ''")
-    names = "[" + ", ".join(f"'c{i}'" for i in range(src.n_fields)) + "]"
     cols = ", ".join(f"c{i}" for i in used)
     return (f"SELECT {cols}, filename AS _file, CAST(NULL AS BIGINT) AS _row FROM read_csv({files}, "
             f"delim = {d.lit(src.delimiter or ',')}, header = {str(src.header).lower()}, all_varchar = true, "
-            f"names = {names}, quote = '\"', auto_detect = false, null_padding = true, "
+            f"quote = '\"', auto_detect = false, null_padding = true, "
             f"columns = {{{', '.join(f'{chr(39)}c{i}{chr(39)}: {chr(39)}VARCHAR{chr(39)}' for i in range(src.n_fields))}}}, "
             f"filename = true{encoding})")
 
@@ -115,7 +114,7 @@ class DuckDBExecutor:
         finally:
             self.con.execute("RESET threads")
             self.con.execute("SET preserve_insertion_order = false")
-        self.con.execute("CREATE OR REPLACE TEMP VIEW clm_src_all AS SELECT * FROM clm_src")
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW clm_src_all AS {scan_sql(self.src)}")
         # the netting path reads clm_src restricted to these customers: swap in the numbered rows
         self.con.execute(f"CREATE OR REPLACE TEMP VIEW clm_src AS SELECT * FROM clm_src_all "
                          f"WHERE {plan_cid} NOT IN (SELECT customer_id FROM clm_neg) UNION ALL SELECT * FROM clm_src_net")
