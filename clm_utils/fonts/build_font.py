@@ -1,6 +1,6 @@
-"""Rebuild ``CLMLabSansSC-Regular.otf``, the Chinese font that plots use, from Noto Sans CJK SC.
+"""Rebuild ``CLMLabSansSC-Regular.otf`` and ``-Bold.otf``, the Chinese font of plots, from Noto Sans CJK SC.
 
-The font is a subset of Noto Sans CJK SC Regular (Adobe/Google, SIL Open Font License 1.1, see
+The font is a subset of Noto Sans CJK SC Regular and Bold (Adobe/Google, SIL Open Font License 1.1, see
 ``OFL.txt``) restricted to the GB 2312 character set (6,763 hanzi plus its punctuation, symbols and
 full-width forms), CJK punctuation and ASCII, renamed to "CLM Lab Sans SC" so that it never poses
 as the full Noto family a machine may have installed. Rebuilding is only needed to widen the
@@ -9,6 +9,7 @@ character set; the result is deterministic (no time stamps are changed).
 Usage::
 
     python -m clm_utils.fonts.build_font NotoSansCJK-Regular.ttc   # or NotoSansCJKsc-Regular.otf
+    python -m clm_utils.fonts.build_font NotoSansCJK-Bold.ttc
 
 The ``.ttc`` comes with Debian's ``fonts-noto-cjk`` package (font number 2 is SC) or from the
 upstream project googlefonts/noto-cjk on GitHub.
@@ -20,8 +21,7 @@ import sys
 from pathlib import Path
 
 FAMILY = "CLM Lab Sans SC"
-POSTSCRIPT = "CLMLabSansSC-Regular"
-OUTPUT = Path(__file__).with_name(f"{POSTSCRIPT}.otf")
+HERE = Path(__file__).parent
 
 
 def charset() -> list[int]:
@@ -41,8 +41,8 @@ def charset() -> list[int]:
     return sorted(points)
 
 
-def build(source: Path, output: Path = OUTPUT) -> Path:
-    """Subset ``source`` (a Noto Sans CJK ``.ttc`` or the SC ``.otf``) to :func:`charset`."""
+def build(source: Path, output_dir: Path = HERE) -> Path:
+    """Subset ``source`` (a Noto Sans CJK ``.ttc`` or the SC ``.otf``, Regular or Bold) to :func:`charset`."""
     from fontTools import subset
     from fontTools.ttLib import TTCollection, TTFont
 
@@ -61,20 +61,23 @@ def build(source: Path, output: Path = OUTPUT) -> Path:
     sub.subset(font)
     name = font["name"]
     version = name.getDebugName(5) or ""
+    style = "Bold" if "Bold" in (name.getDebugName(2) or "") + (name.getDebugName(4) or "") else "Regular"
+    postscript = f"CLMLabSansSC-{style}"
+    output = output_dir / f"{postscript}.otf"
     for record in list(name.names):
         if record.nameID in (1, 3, 4, 6, 16, 17, 18, 21, 22):
             name.removeNames(nameID=record.nameID)
     for name_id, value in (
-        (1, FAMILY), (2, "Regular"), (3, f"{POSTSCRIPT};subset of Noto Sans CJK SC {version}"),
-        (4, f"{FAMILY} Regular"), (6, POSTSCRIPT),
+        (1, FAMILY), (2, style), (3, f"{postscript};subset of Noto Sans CJK SC {version}"),
+        (4, f"{FAMILY} {style}"), (6, postscript),
     ):
         name.setName(value, name_id, 3, 1, 0x409)
         name.setName(value, name_id, 1, 0, 0)
     if "CFF " in font:
         cff = font["CFF "].cff
-        cff.fontNames = [POSTSCRIPT]
+        cff.fontNames = [postscript]
         top = cff.topDictIndex[0]
-        top.FullName = f"{FAMILY} Regular"
+        top.FullName = f"{FAMILY} {style}"
         top.FamilyName = FAMILY
     font.recalcTimestamp = False  # keep the source's head.modified: rebuilds are byte-identical
     font.save(str(output), reorderTables=True)
@@ -83,5 +86,5 @@ def build(source: Path, output: Path = OUTPUT) -> Path:
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:
-        sys.exit("usage: python -m clm_utils.fonts.build_font NotoSansCJK-Regular.ttc")
+        sys.exit("usage: python -m clm_utils.fonts.build_font NotoSansCJK-Regular.ttc (or -Bold.ttc)")
     print(build(Path(sys.argv[1])))
