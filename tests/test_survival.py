@@ -251,8 +251,11 @@ def test_stage_churn_too_few_stages_and_early_landmark():
     assert res.fits == {} and res.note.startswith("fewer than two stages")
     assert sv.stage_strategy(res, tx, strategy=pd.DataFrame({"stage_zh": ["X"], "strategy": ["a"]},
                                                            index=pd.Index(["x"], name="stage"))).shape == (1, 4)
-    with pytest.raises(ModelError, match="landmark"):
-        sv.stage_churn(tx, "2020-12-31", "400D", 60, "D", stages=stages)
+    early = sv.stage_churn(tx, "2020-12-31", "400D", 60, "D", stages=stages)
+    assert early.data.empty and early.fits == {} and "before the first transaction" in early.note
+    assert (sv.stage_strategy(early, tx, strategy=pd.DataFrame({"stage_zh": ["X"], "strategy": ["a"]},
+                                                              index=pd.Index(["x"], name="stage")))
+            .iloc[0, 1] == "no customers")
 
 
 def test_churn_overview_by_hand():

@@ -12,7 +12,7 @@ from scipy import stats
 from clm_utils import config
 from clm_utils.errors import DataError, ModelError, ParameterError
 
-__all__ = ["FEATURE_UNITS", "FEATURE_WORDS", "FEATURE_ZH", "RISK_FEATURES", "VALUE_FEATURES", "PreparedFeatures", "behaviour_features", "feature_label", "prepare_features"]
+__all__ = ["FEATURE_UNITS", "FEATURE_WORDS", "FEATURE_ZH", "RISK_FEATURES", "VALUE_FEATURES", "PreparedFeatures", "behaviour_features", "describe_features", "feature_label", "prepare_features"]
 
 
 #: Readable words for a cluster that is high / low on a feature (used by :func:`name_clusters`).
@@ -211,3 +211,11 @@ def prepare_features(features: pd.DataFrame, columns: Sequence[str] | None = Non
     mu, sd = Y.mean(), Y.std(ddof=0)
     X = (Y - mu) / sd
     return PreparedFeatures(X=X, raw=features[list(cols)], transforms=pd.DataFrame(rows), mean_=mu, scale_=sd)
+
+
+def describe_features(prepared: PreparedFeatures) -> pd.DataFrame:
+    """Per used feature: mean, median and max of the raw values, skewness before / after, log applied."""
+    raw = prepared.raw
+    tr = prepared.transforms.set_index("feature").reindex(raw.columns)
+    return pd.DataFrame({"mean": raw.mean(), "median": raw.median(), "max": raw.max(),
+                         "skew_before": tr["skew_before"], "log": tr["log"].astype(bool), "skew_after": tr["skew_after"]})

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import pandas as pd
 from matplotlib.axes import Axes
 
+from clm_utils import config
 from clm_utils.cluster.factors import FactorResult
 from clm_utils.cluster.features import RISK_FEATURES, VALUE_FEATURES, PreparedFeatures
 from clm_utils.errors import ModelError
@@ -108,3 +112,40 @@ def plot_value_risk_grid(grid: pd.DataFrame, ax: Axes | None = None) -> Axes:
     ax.set_ylabel("value index (value-factor score)")
     ax.set_title("Factor-then-cluster: clusters on the value x risk grid")
     return ax
+
+
+@dataclass
+class FactorClusters:
+    """k-means on factor scores, placed on the value x risk grid.
+
+    ``criteria`` (by k), ``k`` (used), ``labels``, ``names`` and ``grid`` (:func:`value_risk_grid`
+    with a ``revenue_share`` column).
+    """
+
+    criteria: pd.DataFrame
+    k: int
+    labels: pd.Series
+    names: pd.Series
+    grid: pd.DataFrame
+
+
+def factor_clusters(factors: FactorResult, prepared: PreparedFeatures, revenue: pd.Series,
+                    k_range: Sequence[int] = range(3, 9), k: int | None = None, seed: int = config.DEFAULT_SEED,
+                    n_init: int = 4, silhouette_sample: int = 3000) -> FactorClusters:
+    """Cluster the factor scores (k by the silhouette rule unless given), name the clusters from the
+    indicators, and place them on the value x risk grid with their revenue share."""
+    from clm_utils.cluster.kmeans import choose_k, fit_kmeans, pick_k
+    from clm_utils.cluster.profiles import (
+        cluster_profiles,
+        cluster_zscores,
+        name_clusters,
+    )
+
+    criteria = choose_k(factors.scores, k_range=k_range, seed=seed, n_init=n_init,
+                        silhouette_sample=silhouette_sample, gmm=False)
+    k_used = int(k) if k is not None else pick_k(criteria)
+    labels = fit_kmeans(factors.scores, k_used, seed=seed)
+    names = name_clusters(cluster_zscores(prepared, labels))
+    grid = value_risk_grid(labels, factors, prepared, names)
+    grid["revenue_share"] = cluster_profiles(prepared, labels, revenue)["revenue_share"]
+    return FactorClusters(criteria=criteria, k=k_used, labels=labels, names=names, grid=grid)

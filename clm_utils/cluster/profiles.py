@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
@@ -11,8 +13,9 @@ from clm_utils.cluster.features import FEATURE_WORDS, PreparedFeatures
 __all__ = ["NAME_WEIGHTS", "cluster_profiles", "cluster_recommendations", "cluster_zscores", "crosstab_segments", "name_clusters", "plot_profile_heatmap"]
 
 
-def cluster_profiles(prepared: PreparedFeatures, labels: pd.Series, revenue: pd.Series) -> pd.DataFrame:
-    """Size, revenue share and raw feature means per cluster.
+def cluster_profiles(prepared: PreparedFeatures, labels: pd.Series, revenue: pd.Series,
+                     names: pd.Series | None = None) -> pd.DataFrame:
+    """Size, revenue share and raw feature means per cluster (with a first ``name`` column when ``names`` is given).
 
     Returns
     -------
@@ -31,7 +34,10 @@ def cluster_profiles(prepared: PreparedFeatures, labels: pd.Series, revenue: pd.
     rs = rev.groupby(labels).sum()
     out["revenue_share"] = rs / rs.sum() if rs.sum() > 0 else 0.0
     out["revenue_per_customer"] = rs / sizes
-    return out.join(g)
+    out = out.join(g)
+    if names is not None:
+        out.insert(0, "name", names.reindex(out.index))
+    return out
 
 
 def cluster_zscores(prepared: PreparedFeatures, labels: pd.Series) -> pd.DataFrame:
@@ -100,14 +106,20 @@ def plot_profile_heatmap(zscores: pd.DataFrame, names: pd.Series | None = None, 
     return ax
 
 
-def crosstab_segments(labels: pd.Series, segments: pd.Series, names: pd.Series | None = None) -> tuple[pd.DataFrame, float]:
-    """Cluster x RFM-segment crosstab (counts) and the adjusted Rand index between the two."""
+def crosstab_segments(labels: pd.Series, segments: pd.Series, names: pd.Series | None = None,
+                      order: Sequence[str] | None = None) -> tuple[pd.DataFrame, float]:
+    """Cluster x RFM-segment crosstab (counts) and the adjusted Rand index between the two.
+
+    ``order``: segment columns in this order (segments not in it are left out of the table only).
+    """
     from sklearn.metrics import adjusted_rand_score
 
     seg = segments.reindex(labels.index)
     rows = labels.map(lambda c: f"{c}: {names[c]}") if names is not None else labels
     tab = pd.crosstab(rows.rename("cluster"), seg.rename("segment"))
     ari = float(adjusted_rand_score(labels.to_numpy(), seg.astype(str).to_numpy()))
+    if order is not None:
+        tab = tab.reindex(columns=[s for s in order if s in tab.columns])
     return tab, ari
 
 

@@ -356,6 +356,16 @@ class CoxPH:
 
     plot_hazard_ratios = plot
 
+    def plot_checks(self, covariates: Sequence[str] | None = None, bins: int = 10) -> Any:
+        """Hazard ratios (left) and the binned beta(t) check (right) in one figure; returns the two Axes."""
+        import matplotlib.pyplot as plt
+
+        fig, axes = plt.subplots(1, 2, figsize=(13, 4))
+        self.plot(ax=axes[0])
+        self.plot_schoenfeld(covariates, bins=bins, ax=axes[1])
+        fig.tight_layout()
+        return axes
+
 
 def _schoenfeld_residuals(
     t: np.ndarray, e: np.ndarray, X: np.ndarray, beta: np.ndarray, strata: np.ndarray | None, ties: str

@@ -82,18 +82,20 @@ def stage_churn(
         Stage per customer at the landmark; None = :func:`clm_utils.lifecycle.assign_stages`
         with the data up to the landmark.
 
-    Raises
-    ------
-    ModelError
-        When the landmark lies on or before the first transaction (no history to assign stages).
+    When the landmark lies on or before the first transaction (no history to assign stages), the
+    result is empty and ``note`` says so.
     """
     check_transactions(transactions, need_amount=False)
     end = pd.Timestamp(as_of) if as_of is not None else transactions["date"].max()
     offset_days = to_days(landmark_offset, time_unit, "landmark_offset")
     landmark = end - pd.Timedelta(days=offset_days)
+    horizon = offset_days / unit_days(time_unit)
     if landmark <= transactions["date"].min():
-        raise ModelError(f"the landmark {landmark.date()} lies before the first transaction: no stage comparison",
-                         hint="choose a shorter landmark_offset")
+        empty = pd.DataFrame({"duration": pd.Series(dtype=float), "event": pd.Series(dtype=int),
+                              "stage": pd.Categorical([])}, index=pd.Index([], name="customer_id"))
+        return StageChurn(landmark=landmark, horizon=horizon, data=empty,
+                          note=f"the landmark {landmark.date()} lies before the first transaction: no stage comparison "
+                               "(choose a shorter landmark_offset)")
     if stages is None:
         from clm_utils.lifecycle import assign_stages
 
@@ -107,7 +109,7 @@ def stage_churn(
     keep = lm["stage"].isin(big)
     data = lm[keep].copy()
     data["stage"] = data["stage"].cat.remove_unused_categories()
-    out = StageChurn(landmark=landmark, horizon=offset_days / unit_days(time_unit), data=data,
+    out = StageChurn(landmark=landmark, horizon=horizon, data=data,
                      dropped=int((~keep).sum()))
     if data["stage"].nunique() < 2:
         out.note = (f"fewer than two stages with {min_group_size}+ active customers at {landmark.date()}: "
