@@ -435,3 +435,24 @@ def test_plot_transform_effect_shows_the_most_skewed_features():
     top = prepared.transforms.sort_values("skew_before", ascending=False)["feature"].iloc[0]
     assert axes[0, 0].get_title().startswith(f"{top}: raw")
     assert "log-transformed" in axes[0, 1].get_title()
+
+
+def test_describe_features_and_factor_clusters():
+    rng = np.random.default_rng(4)
+    raw = pd.DataFrame({"monetary": rng.lognormal(0, 1, 300), "recency_time": rng.uniform(0, 50, 300),
+                        "frequency": rng.poisson(2, 300) + 1.0})
+    prepared = cl.prepare_features(raw)
+    desc = cl.describe_features(prepared)
+    assert desc.loc["monetary", "mean"] == pytest.approx(raw["monetary"].mean())
+    assert desc.loc["frequency", "median"] == raw["frequency"].median() and bool(desc.loc["monetary", "log"])
+    # factor_clusters on well-separated groups in factor space: the known groups come back
+    X, truth = _blobs(n_per=100, k=3, p=2, sep=10.0, seed=2)
+    fr = cl.FactorResult(loadings=pd.DataFrame(np.eye(2), index=["monetary", "recency_time"], columns=["F1", "F2"]),
+                         scores=X.set_axis(["F1", "F2"], axis=1), names=pd.Series({"F1": "big", "F2": "lapsed"}),
+                         kinds=pd.Series({"F1": "value", "F2": "risk"}), variance_share=pd.Series({"F1": 0.5, "F2": 0.5}),
+                         eigenvalues=pd.Series([1.0, 1.0]))
+    prep = cl.prepare_features(X.set_axis(["monetary", "recency_time"], axis=1))
+    fc = cl.factor_clusters(fr, prep, pd.Series(1.0, index=X.index), k_range=range(2, 6), seed=1, silhouette_sample=300)
+    assert fc.k == 3 and adjusted_rand_score(truth, fc.labels) == 1.0
+    assert fc.grid["revenue_share"].sum() == pytest.approx(1.0) and len(fc.names) == 3
+    assert cl.factor_clusters(fr, prep, pd.Series(1.0, index=X.index), k=4, seed=1).k == 4
