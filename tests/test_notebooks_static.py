@@ -12,8 +12,8 @@ import pytest
 
 from clm_utils import config
 
-COMMON = ["data_path", "columns", "date_format", "observation_end", "calibration_end", "time_unit", "currency",
-          "lang", "seed", "output_dir"]
+#: Every notebook declares these first: overrides of the run settings, and the run folder `clm run` passes.
+COMMON = ["settings", "run_dir"]
 NOTEBOOKS = sorted(config.NOTEBOOKS_DIR.glob("*.ipynb"))
 
 
@@ -61,3 +61,24 @@ def test_committed_outputs_are_clean(path):
             assert out.output_type != "error"
             plain = out.get("text", "") if out.output_type == "stream" else out.get("data", {}).get("text/plain", "")
             assert not re.search(r"0x[0-9a-f]{8,}", plain), f"memory address in {path.name}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebooks_narrate_and_the_logic_lives_in_clm_utils(path):
+    """At most 60 code lines outside the parameters cell, and no def, class, for or while."""
+    nb = nbformat.read(path, as_version=4)
+    lines = [line for c in nb.cells if c.cell_type == "code" and "parameters" not in c.metadata.get("tags", [])
+             for line in c.source.splitlines() if line.strip() and not line.strip().startswith("#")]
+    assert len(lines) <= 60, f"{len(lines)} code lines"
+    assert not [line for line in lines if re.match(r"\s*(def|class|for|while)\b", line)]
+    params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])][0].source
+    assert not re.search(r"^(data_path|time_unit|observation_end)\s*=", params, flags=re.M), \
+        "run settings are not copied into parameters cells"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_no_text_dumps_of_tables(path):
+    """Tables are rendered as formatted HTML (clm_utils.tables.show), not printed with to_string()."""
+    nb = nbformat.read(path, as_version=4)
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert ".to_string(" not in code

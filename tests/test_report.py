@@ -42,7 +42,7 @@ def full_run(tmp_path_factory, user_file) -> tuple[Path, subprocess.CompletedPro
     # --zero keep: the sample has 8 customers whose only purchase is a $0 row; the published analyses keep them
     proc = clm("run", "--data", str(user_file), "--columns", "customer_id=Client,date=Order Date,amount=Total",
                "--as-of", "1998-06-30", "--zero", "keep", "--output", str(out), "--run-name", "shop",
-               "--param", "n_bootstrap=20")
+               "--set", "n_draws=200")
     return out, proc
 
 
@@ -136,10 +136,10 @@ def test_config_file_and_flag_precedence(tmp_path, user_file):
     cfg_file.write_text(
         f"data: {user_file}\ncolumns: {{Client: customer_id, 'Order Date': date, Total: amount}}\n"
         "as_of: 1998-06-30\ncurrency: EUR\nnotebooks: [00]\nduplicates: keep\n", encoding="utf-8")
-    cfg = report.build_config(report.read_config_file(cfg_file), currency="GBP")
-    assert cfg.currency == "GBP" and cfg.notebooks == ["00_data_overview"]
-    assert cfg.columns == {"Client": "customer_id", "Order Date": "date", "Total": "amount"}
-    assert cfg.policies == {"duplicates": "keep"} and cfg.observation_end == "1998-06-30"
+    opts = report.build_options(report.read_config_file(cfg_file), currency="GBP")
+    assert opts.settings.currency == "GBP" and opts.notebooks == ["00_data_overview"]
+    assert opts.settings.columns == {"Client": "customer_id", "Order Date": "date", "Total": "amount"}
+    assert opts.settings.duplicates == "keep" and opts.settings.as_of == "1998-06-30"
     bad = tmp_path / "bad.yml"
     bad.write_text("colour: blue\n", encoding="utf-8")
     proc = clm("run", "--config", str(bad))
@@ -184,7 +184,7 @@ def test_every_notebook_runs_with_non_default_units_language_and_dates(tmp_path)
     # windows that carry their own unit ("26W") must keep their meaning when the analysis unit is months
     proc = clm("run", "--data", str(config.CDNOW_SAMPLE), "--time-unit", "M", "--lang", "zh", "--currency", "EUR",
                "--as-of", "1998-03-31", "--calibration-end", "1997-08-31", "--output", str(tmp_path),
-               "--run-name", "monthly", "--param", "n_bootstrap=20")
+               "--run-name", "monthly", "--set", "n_draws=200")
     assert proc.returncode == 0, proc.stderr[-3000:]
     meta = json.loads((tmp_path / "monthly" / "run.json").read_text(encoding="utf-8"))
     assert meta["data"]["observation_end"] == "1998-03-31" and meta["data"]["calibration_end"] == "1997-08-31"

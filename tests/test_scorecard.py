@@ -1,50 +1,51 @@
-"""The business scorecard joins the analyses consistently and degrades clearly without a CLV model."""
+"""The business scorecard reads the run's one table per customer and adds up."""
 
 from __future__ import annotations
 
-import pandas as pd
 import pytest
 
-from clm_utils import lifecycle, rfm
-from clm_utils.scorecard import action_plan, customer_scorecard, key_metrics
-from clm_utils.summary import summarize
+from clm_utils import analysis, config
+from clm_utils.scorecard import action_plan, customer_scorecard, focus_groups, key_metrics, worth_saving
 
 
 @pytest.fixture(scope="module")
-def card(cdnow_sample):
-    end = pd.Timestamp("1998-06-30")
-    return customer_scorecard(cdnow_sample, summarize(cdnow_sample, end), end)
+def run(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CLM_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+        yield analysis.load({"data_path": str(config.CDNOW_SAMPLE), "as_of": "1998-06-30", "zero": "keep",
+                             "duplicates": "keep"})
 
 
-def test_one_row_per_customer_and_same_labels_as_the_other_notebooks(card, cdnow_sample):
-    t = card.table
-    assert len(t) == cdnow_sample["customer_id"].nunique() and t.index.is_unique
-    end = pd.Timestamp("1998-06-30")
-    # the stage is the one notebook 04 shows by default, the segment the one of notebook 01
-    stages = lifecycle.assign_stages(cdnow_sample, end)["stage"]
-    pd.testing.assert_series_equal(t["stage"].astype("str"), stages.reindex(t.index).astype("str"), check_names=False)
-    segments = rfm.rfm_segments(rfm.rfm_scores(summarize(cdnow_sample, end)))
-    assert (t["segment"] == segments.reindex(t.index)).all()
-    assert card.has_clv and (t["clv"] >= 0).all() and t["p_alive"].between(0, 1).all()
+def test_the_scorecard_is_the_runs_customer_table(run):
+    card = customer_scorecard(run)
+    assert card.table.equals(run.customers.sort_index())
+    assert card.has_clv and run.model_caveat() == card.notes[0]
 
 
-def test_metrics_and_plan_add_up(card):
+def test_metrics_and_plan_add_up(run):
+    card = customer_scorecard(run)
     metrics = key_metrics(card)
-    assert metrics["customers"] == len(card.table)
+    assert metrics["customers"] == len(card.table) == 2_357
     assert metrics["total CLV, next 12M"] == pytest.approx(card.table["clv"].sum(), abs=0.005)  # rounded to cents
     plan = action_plan(card)
     assert plan["customers"].sum() == len(card.table)
     assert plan["clv_share"].sum() == pytest.approx(1.0)
     assert plan["clv_share"].is_monotonic_decreasing
     assert plan["strategy"].str.len().min() > 10
+    focus = focus_groups(plan)
+    assert ((focus["customers"] / len(card.table) >= 0.02) | (focus["clv_share"] >= 0.02)).all()
+    saving = worth_saving(card, 5)
+    assert len(saving) == 5 and (saving["p_alive"] < 0.5).all() and (saving["frequency"] > 0).all()
+    assert saving["clv"].is_monotonic_decreasing
 
 
-def test_no_repeat_buyers_means_no_clv_and_a_note():
-    tx = pd.DataFrame({"customer_id": [f"c{i}" for i in range(30)],
-                       "date": pd.Timestamp("2024-01-01") + pd.to_timedelta(range(30), "D"),
-                       "amount": [10.0 + i for i in range(30)]})
-    end = pd.Timestamp("2024-03-31")
-    card = customer_scorecard(tx, summarize(tx, end), end)
-    assert not card.has_clv and card.notes and "cannot be fitted" in card.notes[0]
+def test_no_repeat_buyers_means_no_clv_and_a_note(tmp_path, monkeypatch):
+    monkeypatch.setenv("CLM_CACHE_DIR", str(tmp_path / "cache"))
+    path = tmp_path / "once.csv"
+    path.write_text("customer_id,date,amount\n" + "".join(f"c{i},2024-01-{1 + i:02d},{10 + i}\n" for i in range(30)),
+                    encoding="utf-8")
+    card = customer_scorecard(analysis.load({"data_path": str(path), "as_of": "2024-03-31"}))
+    assert not card.has_clv and card.notes and "No CLV" in card.notes[-1]
     assert card.table["pyramid"].notna().all()
     assert "total CLV, next 12M" not in key_metrics(card)
+    assert worth_saving(card).empty

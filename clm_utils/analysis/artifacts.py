@@ -7,6 +7,7 @@ into place, so a reader never sees half of it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -28,8 +29,9 @@ def cache_dir() -> Path:
     return Path(os.environ.get("CLM_CACHE_DIR", config.DATA_DIR / "processed" / "analysis"))
 
 
+@functools.lru_cache(maxsize=1)
 def code_digest() -> str:
-    """Hash of the analysis code, so that a cache built by other code is not reused."""
+    """Hash of the analysis code (read once per process), so that a cache built by other code is not reused."""
     digest = hashlib.sha256()
     root = Path(__file__).resolve().parent.parent
     for path in sorted(root.rglob("*.py")):

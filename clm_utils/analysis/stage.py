@@ -75,12 +75,15 @@ def build(settings: Settings, target: Path, log: Callable[[str], None] | None = 
                 customers[col] = value["table"][col]
         lap("value models and CLV")
 
-        segments, scores = _segments(settings, summary, customers)
+        segments, scores = _segments(settings, summary, customers, incomplete)
         customers = customers.join(segments)
         lap("segments, tiers and activity")
         customers = customers.join(_stages(settings, transactions, obs, customers))
         lap("lifecycle stages")
-        clusters, criteria = _clusters(settings, summary, transactions, incomplete)
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1):  # k-means on small data: OpenMP threads only contend (35 s -> 2 s on CDNOW sample)
+            clusters, criteria = _clusters(settings, summary, transactions, incomplete)
         if clusters is not None:
             customers = customers.join(clusters)
         lap("clusters")
@@ -167,7 +170,8 @@ def _value(settings: Settings, calibration: pd.DataFrame, summary: pd.DataFrame,
             notes.append(f"No interval on CLV: {exc.message}")
     out["table"] = table
     out["meta"] = {
-        "chosen": vm.chosen,
+        "chosen": vm.model_name,
+        "requested": vm.chosen,
         "one_time_buyers_alive": bool(getattr(type(model), "one_time_buyers_alive", False)),
         "params": {k: float(v) for k, v in model.params_.items()},
         "spend_model": None if vm.spend_model is None else {k: float(v) for k, v in vm.spend_model.params_.items()},
@@ -178,23 +182,32 @@ def _value(settings: Settings, calibration: pd.DataFrame, summary: pd.DataFrame,
     return out
 
 
-def _segments(settings: Settings, summary: pd.DataFrame,
-              customers: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _segments(settings: Settings, summary: pd.DataFrame, customers: pd.DataFrame,
+              incomplete: dict[str, str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """RFM scores and segment, value tier (revenue), pyramid (CLV, else revenue), activity class.
 
     Returns the per-customer labels and the full score table (:func:`clm_utils.rfm.rfm_scores`).
+    A label the data cannot support (say, every customer spent the same, so tiers cannot rank
+    them) is left out and its reason kept in ``incomplete``.
     """
     from clm_utils import rfm
 
     scores = rfm.rfm_scores(summary, bins=settings.rfm_bins, monetary=settings.rfm_monetary)
     out = scores[["R", "F", "M", "RFM"]].copy()
-    out["segment"] = rfm.rfm_segments(scores)
     revenue = summary["total_amount"]
-    out["value_tier"] = rfm.value_tiers(revenue, shares=settings.tier_shares)
     basis = customers["clv"] if "clv" in customers else revenue
-    out["pyramid"] = rfm.customer_pyramid(basis, shares=settings.pyramid_shares)
-    out["activity"] = rfm.activity_classes(summary, active_within=settings.active_within,
-                                           churned_after=settings.churned_after)
+    steps = {
+        "segment": lambda: rfm.rfm_segments(scores),
+        "value_tier": lambda: rfm.value_tiers(revenue, shares=settings.tier_shares),
+        "pyramid": lambda: rfm.customer_pyramid(basis, shares=settings.pyramid_shares),
+        "activity": lambda: rfm.activity_classes(summary, active_within=settings.active_within,
+                                                 churned_after=settings.churned_after),
+    }
+    for name, step in steps.items():
+        try:
+            out[name] = step()
+        except ModelError as exc:
+            incomplete[name] = exc.message
     return out, scores
 
 
@@ -209,7 +222,7 @@ def _stages(settings: Settings, transactions: pd.DataFrame, obs: pd.Timestamp,
 
 
 #: Customers used to choose k; everyone is then assigned (issue: speed at scale).
-CLUSTER_SAMPLE = 20_000
+CLUSTER_SAMPLE = 10_000
 
 
 def _clusters(settings: Settings, summary: pd.DataFrame, transactions: pd.DataFrame,
