@@ -13,7 +13,12 @@ import pytest
 from statsmodels.stats.proportion import proportion_confint
 
 from clm_utils.errors import ParameterError
-from clm_utils.lifecycle import STAGES, assign_stages, stage_validity, stage_validity_sensitivity
+from clm_utils.lifecycle import (
+    STAGES,
+    assign_stages,
+    stage_validity,
+    stage_validity_sensitivity,
+)
 from clm_utils.lifecycle.validity import PREDICTIONS
 
 CAL = pd.Timestamp("2021-01-01")
@@ -105,7 +110,7 @@ def test_p_no_purchase_interval_is_exact_clopper_pearson(truth_data):
     for s, r in v.table.iterrows():
         if r["customers"] == 0:
             continue
-        k = int(round(r["p_no_purchase"] * r["customers"]))
+        k = round(r["p_no_purchase"] * r["customers"])
         lo, hi = proportion_confint(k, int(r["customers"]), alpha=0.05, method="beta")
         assert r["p_no_purchase_lower"] == pytest.approx(lo, abs=1e-10)
         assert r["p_no_purchase_upper"] == pytest.approx(hi, abs=1e-10)

@@ -16,9 +16,18 @@ moves through exploration 考察期, formation 形成期, stability 稳定期 an
 
 from __future__ import annotations
 
-from clm_utils.lifecycle.calibration import calibration_table, claim_calibration, claims_with_calibration
+from clm_utils.lifecycle.calibration import (
+    calibration_table,
+    claim_calibration,
+    claims_with_calibration,
+)
 from clm_utils.lifecycle.claims import CLAIMS, evaluate_lifecycle_claims
-from clm_utils.lifecycle.curves import LifecycleCurves, lifecycle_curves, plot_lifecycle_curves, profit_definition
+from clm_utils.lifecycle.curves import (
+    LifecycleCurves,
+    lifecycle_curves,
+    plot_lifecycle_curves,
+    profit_definition,
+)
 from clm_utils.lifecycle.stages import (
     STAGE_STRATEGY,
     STAGES,
@@ -34,33 +43,37 @@ from clm_utils.lifecycle.stages import (
     stage_value_grid,
 )
 from clm_utils.lifecycle.transitions import TransitionResult, stage_transitions
-from clm_utils.lifecycle.validity import StageValidity, stage_validity, stage_validity_sensitivity
+from clm_utils.lifecycle.validity import (
+    StageValidity,
+    stage_validity,
+    stage_validity_sensitivity,
+)
 
 __all__ = [
+    "CLAIMS",
     "STAGES",
     "STAGES_ZH",
     "STAGE_STRATEGY",
-    "CLAIMS",
+    "LifecycleCurves",
     "StageParams",
-    "resolve_params",
+    "StageValidity",
+    "TransitionResult",
     "assign_stages",
-    "stage_shares",
+    "calibration_table",
+    "claim_calibration",
+    "claims_with_calibration",
+    "evaluate_lifecycle_claims",
+    "lifecycle_curves",
+    "plot_lifecycle_curves",
+    "plot_stage_sensitivity",
+    "plot_stage_value_grid",
+    "profit_definition",
+    "resolve_params",
     "stage_sensitivity",
-    "stage_value_grid",
+    "stage_shares",
     "stage_strategy_table",
     "stage_transitions",
-    "TransitionResult",
-    "lifecycle_curves",
-    "LifecycleCurves",
-    "profit_definition",
-    "evaluate_lifecycle_claims",
-    "claim_calibration",
-    "calibration_table",
-    "claims_with_calibration",
     "stage_validity",
-    "StageValidity",
     "stage_validity_sensitivity",
-    "plot_stage_sensitivity",
-    "plot_lifecycle_curves",
-    "plot_stage_value_grid",
+    "stage_value_grid",
 ]

@@ -58,13 +58,13 @@ notebook shows how the stage shares move with them (:func:`stage_sensitivity`).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from clm_utils.errors import DataError, ModelError, ParameterError
+from clm_utils.errors import DataError, ParameterError
 from clm_utils.summary import purchase_days
 
 STAGES: tuple[str, ...] = ("exploration", "formation", "stability", "decline", "terminated")

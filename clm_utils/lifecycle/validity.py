@@ -55,7 +55,12 @@ import pandas as pd
 from scipy import stats
 
 from clm_utils.errors import ParameterError
-from clm_utils.lifecycle.stages import STAGES, _purchase_days, assign_stages, resolve_params
+from clm_utils.lifecycle.stages import (
+    STAGES,
+    _purchase_days,
+    assign_stages,
+    resolve_params,
+)
 
 _ACTIVE = ("exploration", "formation", "stability", "decline")
 PREDICTIONS: tuple[str, ...] = (
@@ -240,8 +245,8 @@ def stage_validity(
     by_hist.index = by_hist.index.set_names(["stage", "purchase_days_cal (4 = 4+)"])
     notes = [
         f"stages at {cal.date()} (data to that date only); holdout {cal.date()} to {end.date()} ({H:.0f} days)",
-        f"intervals: percentile bootstrap over customers ({n_boot} Poisson-weight replicates, seed {seed}); "
-        "P(no purchase): exact Clopper-Pearson",
+        (f"intervals: percentile bootstrap over customers ({n_boot} Poisson-weight replicates, seed {seed}); "
+         "P(no purchase): exact Clopper-Pearson"),
         f"{int((~has_rate).sum())} customers first seen on {cal.date()} have no past rate (left out of rate_ratio)",
     ]
     return StageValidity(table=tab, predictions=pred, customers=cust, calibration_end=cal, as_of=end,
