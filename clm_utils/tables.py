@@ -22,6 +22,8 @@ def _fmt_number(decimals: int) -> Callable[[Any], str]:
     def fmt(v: Any) -> str:
         if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA:
             return "–"
+        if isinstance(v, pd.Timestamp):
+            return v.strftime("%Y-%m-%d") if v == v.normalize() else v.strftime("%Y-%m-%d %H:%M")
         if isinstance(v, (bool, np.bool_)):
             return "yes" if v else "no"
         if isinstance(v, (int, np.integer)):
