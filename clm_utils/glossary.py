@@ -682,12 +682,17 @@ def terms_table(lang: str = "en") -> pd.DataFrame:
 _PAGE_TEXT = {
     "en": {"title": "CLM Lab glossary", "intro": "Every term the reports use, in English and Chinese, with a one-line "
            "definition. Terms marked ★ are the project's own: the theory sources have no name for them.",
-           "head": ("English", "中文", "Definition", "Other names"), "own": "project's own term",
-           "std": "standard term"},
+           "own": "project's own term"},
     "zh": {"title": "CLM Lab 术语表", "intro": "报告中使用的全部术语（中英文对照），各附一句话定义。标有 ★ 的术语为本项目自拟，"
-           "理论来源文献中没有对应名称。", "head": ("中文", "English", "定义", "其他名称"), "own": "本项目自拟术语",
-           "std": "通用术语"},
+           "理论来源文献中没有对应名称。", "own": "本项目自拟术语"},
 }
+_PAGE_STYLE = ("<style>body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,'Noto Sans CJK SC','PingFang SC',"
+               "'Microsoft YaHei',sans-serif;max-width:70em;margin:2em auto;padding:0 1em;line-height:1.45}"
+               "table{border-collapse:collapse;width:100%;margin-bottom:1.5em}th,td{border:1px solid #ddd;"
+               "padding:4px 8px;text-align:left;vertical-align:top}th{background:#f3f3f3}td.n{white-space:nowrap}"
+               ".own{color:#b35900}.muted{color:#666;font-size:.9em}</style></head><body>")
+_PAGE_HEAD: dict[str, tuple[str, ...]] = {"en": ("English", "中文", "Definition", "Other names"),
+                                          "zh": ("中文", "English", "定义", "其他名称")}
 
 
 def glossary_page_html(lang: str = "en") -> str:
@@ -705,11 +710,7 @@ def glossary_page_html(lang: str = "en") -> str:
     parts = [
         "<!DOCTYPE html>", f'<html lang="{"zh-CN" if lang == "zh" else "en"}"><head><meta charset="utf-8">',
         f"<title>{esc(text['title'])}</title>",
-        "<style>body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,'Noto Sans CJK SC','PingFang SC',"
-        "'Microsoft YaHei',sans-serif;max-width:70em;margin:2em auto;padding:0 1em;line-height:1.45}"
-        "table{border-collapse:collapse;width:100%;margin-bottom:1.5em}th,td{border:1px solid #ddd;padding:4px 8px;"
-        "text-align:left;vertical-align:top}th{background:#f3f3f3}td.n{white-space:nowrap}.own{color:#b35900}"
-        ".muted{color:#666;font-size:.9em}</style></head><body>",
+        _PAGE_STYLE,
         f"<h1>{esc(text['title'])}</h1>", f"<p>{esc(text['intro'])}</p>",
     ]
     for group, (g_en, g_zh) in GROUPS.items():
@@ -717,7 +718,7 @@ def glossary_page_html(lang: str = "en") -> str:
         if rows.empty:
             continue
         parts.append(f"<h2 id=\"{esc(group)}\">{esc(g_en if lang == 'en' else g_zh)}</h2>")
-        parts.append("<table><thead><tr>" + "".join(f"<th>{esc(h)}</th>" for h in text["head"])
+        parts.append("<table><thead><tr>" + "".join(f"<th>{esc(h)}</th>" for h in _PAGE_HEAD[lang])
                      + "</tr></thead><tbody>")
         for key, r in rows.iterrows():
             mark = (f' <span class="own" title="{esc(text["own"])}">★</span>' if r["origin"] == "project" else "")

@@ -179,7 +179,7 @@ def format_date(value: Any, lang: str = DEFAULT_LANG, style: str = "prose") -> s
     return f"{d.day} {_MONTHS_EN[d.month - 1]} {d.year}"
 
 
-def format_number(value: float | int | None, lang: str = DEFAULT_LANG, decimals: int | None = None, *,
+def format_number(value: float | None, lang: str = DEFAULT_LANG, decimals: int | None = None, *,
                   percent: bool = False, currency: str | None = None, compact: bool = False) -> str:
     """A number for a report: ``1,234.5``; ``12.3%``; ``$1,234.50``; compact ``1.2k`` / ``1.2万``.
 
@@ -266,5 +266,5 @@ def unit_name(unit: str, lang: str = DEFAULT_LANG) -> str:
     u = unit.upper()
     if u not in _UNITS:
         raise ParameterError(f"{unit!r} is not a time unit", parameter="unit", hint="use D, W, M, Q or Y")
-    one, many, zh = _UNITS[u]
+    _one, many, zh = _UNITS[u]
     return many if lang == "en" else zh.removeprefix("个")

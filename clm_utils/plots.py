@@ -110,7 +110,7 @@ def percent(ax: Axes, axis: str = "y", scale: float = 1.0) -> Axes:
 
 def new_axes(title: str, xlabel: str, ylabel: str, figsize: tuple[float, float] | None = None) -> Axes:
     """A fresh figure with one titled and labelled Axes."""
-    fig, ax = plt.subplots(figsize=figsize)
+    _fig, ax = plt.subplots(figsize=figsize)
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
@@ -151,7 +151,7 @@ def localize_figure(fig: Figure, lang: str, texts: Mapping[str, str] | None = No
     for text in fig.findobj(Text):
         s = text.get_text()
         if s and s.strip():
-            new = tr(s)
-            if new != s:
-                text.set_text(new)
+            translated = tr(s)
+            if translated != s:
+                text.set_text(translated)
     return fig

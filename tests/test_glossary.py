@@ -14,8 +14,20 @@ import pytest
 
 from clm_utils import glossary
 from clm_utils.errors import ParameterError
-from clm_utils.glossary import (CATEGORIES, GLOSSARY, GROUPS, TERMS, both, category_label, glossary_page_html,
-                                label, localize, lookup, term, untranslated)
+from clm_utils.glossary import (
+    CATEGORIES,
+    GLOSSARY,
+    GROUPS,
+    TERMS,
+    both,
+    category_label,
+    glossary_page_html,
+    label,
+    localize,
+    lookup,
+    term,
+    untranslated,
+)
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 

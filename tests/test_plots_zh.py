@@ -20,13 +20,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
 
-from clm_utils import plots  # noqa: E402
-from clm_utils.glossary import GLOSSARY, GROUPS, glossary_page_html, term  # noqa: E402
+from clm_utils import plots
+from clm_utils.glossary import GLOSSARY, GROUPS, glossary_page_html, term
 
 ROOT = Path(__file__).resolve().parents[1]
 CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
@@ -147,7 +147,7 @@ def _step_fill_between_subplots():
 
 
 def _pie_and_errorbars():
-    fig, (a1, a2) = plt.subplots(1, 2)
+    _fig, (a1, a2) = plt.subplots(1, 2)
     a1.pie([4, 3, 2, 1], labels=[z(k) for k in ("platinum", "gold", "iron", "lead")], autopct="%1.0f%%")
     a1.set_title(z("customer_pyramid"))
     a2.errorbar([0, 1, 2], [1.0, 1.5, 0.7], yerr=0.2, fmt="o")
@@ -235,7 +235,7 @@ def test_localize_figure_translates_labels_legends_and_category_ticks():
     plots.localize_figure(ax2.figure, "zh")
     assert [t.get_text() for t in ax2.get_yticklabels()] == ["冠军客户", "沉睡客户"]
     assert [t.get_text() for t in ax2.get_legend().get_texts()] == ["客户占比"]
-    assert [t.get_text() for t in ax2.get_xticklabels()][0] in ("0.0", "0.00")  # numbers keep their formatter
+    assert ax2.get_xticklabels()[0].get_text() in ("0.0", "0.00")  # numbers keep their formatter
 
 
 # -- the bundled font itself -------------------------------------------------------------------
