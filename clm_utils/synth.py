@@ -3,6 +3,8 @@
 * :func:`simulate_bgnbd`: customer summaries drawn from the BG/NBD purchase process (Fader,
   Hardie & Lee 2005), optionally with Gamma-Gamma spend (Fader, Hardie & Lee 2005b / Colombo &
   Jiang 1999).
+* :func:`simulate_paretonbd`: customer summaries drawn from the Pareto/NBD process (Schmittlein,
+  Morrison & Colombo 1987), optionally with Gamma-Gamma spend.
 * :func:`simulate_transactions`: the same process written out as a dated transaction log, so
   that the whole pipeline (loading, summary, models) can be tested end to end.
 
@@ -14,6 +16,12 @@ out with probability ``p``.  So the number of repeat purchases before dropping o
 the arrival times are ``N`` sorted uniforms, and the customer's ``k``-th arrival is the
 ``k``-th order statistic, ``T * Beta(k, N - k + 1)``; this makes the simulation exact and
 vectorised.
+
+The Pareto/NBD process for one customer: ``lambda ~ Gamma(r, rate=alpha)``, ``mu ~ Gamma(s,
+rate=beta)``, lifetime ``tau ~ Exponential(mu)`` from the first purchase; while alive the customer
+buys as a Poisson process with rate ``lambda``.  Over the observed active time ``u = min(tau, T)``
+the count is ``x ~ Poisson(lambda u)`` and the last of ``x`` uniform arrival times on ``(0, u]`` is
+``u * Beta(x, 1)``: again exact and vectorised.
 
 Gamma-Gamma spend: ``nu ~ Gamma(q, rate=gamma)`` per customer; each transaction's value is
 ``Gamma(p, rate=nu)``, so the mean of ``x`` values is ``Gamma(p x, rate=nu) / x``.
@@ -45,7 +53,7 @@ def _ages(n: int, T: float | np.ndarray | tuple[float, float], rng: np.random.Ge
 
 
 def _draw_bgnbd(n: int, r: float, alpha: float, a: float, b: float, ages: np.ndarray,
-                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     lam = rng.gamma(shape=r, scale=1.0 / alpha, size=n)
     p = rng.beta(a, b, size=n)
     n_arrivals = rng.poisson(lam * ages)
@@ -55,7 +63,8 @@ def _draw_bgnbd(n: int, r: float, alpha: float, a: float, b: float, ages: np.nda
     has = x > 0
     # the x-th of N uniform arrival times on (0, T] is T * Beta(x, N - x + 1)
     tx[has] = ages[has] * rng.beta(x[has], n_arrivals[has] - x[has] + 1)
-    return x, tx, lam, p
+    # alive at T unless the dropout purchase (the J-th) happened in (0, T]
+    return x, tx, lam, p, n_arrivals < dropout_after
 
 
 def simulate_bgnbd(
@@ -92,7 +101,8 @@ def simulate_bgnbd(
     -------
     DataFrame
         Indexed by ``customer_id`` (``c000001`` ...): ``frequency``, ``recency``, ``T``
-        [, ``monetary_value``], plus the true latent ``lambda_`` and ``p_`` (and ``nu_``).
+        [, ``monetary_value``], plus the true latent ``lambda_``, ``p_``, ``alive_`` (still alive at
+        ``T``) (and ``nu_``).
     """
     if int(n_customers) < 1:
         raise ParameterError("must be at least 1", parameter="n_customers")
@@ -100,19 +110,86 @@ def simulate_bgnbd(
     rng = np.random.default_rng(seed)
     n = int(n_customers)
     ages = _ages(n, T, rng)
-    x, tx, lam, pdrop = _draw_bgnbd(n, r, alpha, a, b, ages, rng)
+    x, tx, lam, pdrop, alive = _draw_bgnbd(n, r, alpha, a, b, ages, rng)
     width = max(6, len(str(n)))
     out = pd.DataFrame(
-        {"frequency": x.astype("int64"), "recency": tx, "T": ages, "lambda_": lam, "p_": pdrop},
+        {"frequency": x.astype("int64"), "recency": tx, "T": ages, "lambda_": lam, "p_": pdrop, "alive_": alive},
         index=pd.Index([f"c{i:0{width}d}" for i in range(1, n + 1)], name=config.CUSTOMER_ID),
     )
-    if p is not None and q is not None and gamma is not None:
-        nu = rng.gamma(shape=q, scale=1.0 / gamma, size=n)
-        spend = np.zeros(n)
-        has = x > 0
-        spend[has] = rng.gamma(shape=p * x[has], scale=1.0 / nu[has]) / x[has]
-        out["monetary_value"] = spend
-        out["nu_"] = nu
+    _add_spend(out, x, p, q, gamma, rng)
+    return out
+
+
+def _add_spend(out: pd.DataFrame, x: np.ndarray, p: float | None, q: float | None, gamma: float | None,
+               rng: np.random.Generator) -> None:
+    if p is None or q is None or gamma is None:
+        return
+    n = x.size
+    nu = rng.gamma(shape=q, scale=1.0 / gamma, size=n)
+    spend = np.zeros(n)
+    has = x > 0
+    spend[has] = rng.gamma(shape=p * x[has], scale=1.0 / nu[has]) / x[has]
+    out["monetary_value"] = spend
+    out["nu_"] = nu
+
+
+def simulate_paretonbd(
+    n_customers: int,
+    r: float,
+    alpha: float,
+    s: float,
+    beta: float,
+    T: float | np.ndarray | tuple[float, float] = 39.0,
+    seed: int = config.DEFAULT_SEED,
+    p: float | None = None,
+    q: float | None = None,
+    gamma: float | None = None,
+) -> pd.DataFrame:
+    """Draw customer summaries from the Pareto/NBD process (and Gamma-Gamma spend).
+
+    Parameters
+    ----------
+    n_customers
+        Number of customers.
+    r, alpha, s, beta
+        Pareto/NBD parameters (purchase rate ``Gamma(r, alpha)``, dropout rate ``Gamma(s, beta)``),
+        per time unit.
+    T
+        Each customer's observation length, as in :func:`simulate_bgnbd`.
+    seed
+        Seed of the random generator; the same seed gives the same frame.
+    p, q, gamma
+        Gamma-Gamma spend parameters; when all three are given a ``monetary_value`` column is
+        added (mean spend of the repeat purchases, 0 when there are none).
+
+    Returns
+    -------
+    DataFrame
+        Indexed by ``customer_id`` (``c000001`` ...): ``frequency``, ``recency``, ``T``
+        [, ``monetary_value``], plus the true latent ``lambda_``, ``mu_``, the lifetime ``tau_``
+        and ``alive_`` (``tau_ > T``) (and ``nu_``).
+    """
+    if int(n_customers) < 1:
+        raise ParameterError("must be at least 1", parameter="n_customers")
+    _check_positive(r=r, alpha=alpha, s=s, beta=beta, p=p, q=q, gamma=gamma)
+    rng = np.random.default_rng(seed)
+    n = int(n_customers)
+    ages = _ages(n, T, rng)
+    lam = rng.gamma(shape=r, scale=1.0 / alpha, size=n)
+    mu = rng.gamma(shape=s, scale=1.0 / beta, size=n)
+    tau = rng.exponential(size=n) / mu
+    active = np.minimum(tau, ages)
+    x = rng.poisson(lam * active)
+    tx = np.zeros(n)
+    has = x > 0
+    tx[has] = active[has] * rng.beta(x[has], 1.0)
+    width = max(6, len(str(n)))
+    out = pd.DataFrame(
+        {"frequency": x.astype("int64"), "recency": tx, "T": ages, "lambda_": lam, "mu_": mu, "tau_": tau,
+         "alive_": tau > ages},
+        index=pd.Index([f"c{i:0{width}d}" for i in range(1, n + 1)], name=config.CUSTOMER_ID),
+    )
+    _add_spend(out, x, p, q, gamma, rng)
     return out
 
 
