@@ -36,6 +36,7 @@ from typing import Literal, TypeVar
 import pandas as pd
 
 from clm_utils.errors import ParameterError
+from clm_utils.fonts import font_face_css
 
 _Frame = TypeVar("_Frame", pd.DataFrame, pd.Series)
 
@@ -686,11 +687,11 @@ _PAGE_TEXT = {
     "zh": {"title": "CLM Lab 术语表", "intro": "报告中使用的全部术语（中英文对照），各附一句话定义。标有 ★ 的术语为本项目自拟，"
            "理论来源文献中没有对应名称。", "own": "本项目自拟术语"},
 }
-_PAGE_STYLE = ("<style>body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,'Noto Sans CJK SC','PingFang SC',"
-               "'Microsoft YaHei',sans-serif;max-width:70em;margin:2em auto;padding:0 1em;line-height:1.45}"
+_PAGE_STYLE = ("body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,'Noto Sans CJK SC','PingFang SC',"
+               "'Microsoft YaHei','CLM Lab Sans SC',sans-serif;max-width:70em;margin:2em auto;padding:0 1em;line-height:1.45}"
                "table{border-collapse:collapse;width:100%;margin-bottom:1.5em}th,td{border:1px solid #ddd;"
                "padding:4px 8px;text-align:left;vertical-align:top}th{background:#f3f3f3}td.n{white-space:nowrap}"
-               ".own{color:#b35900}.muted{color:#666;font-size:.9em}</style></head><body>")
+               ".own{color:#b35900}.muted{color:#666;font-size:.9em}")
 _PAGE_HEAD: dict[str, tuple[str, ...]] = {"en": ("English", "中文", "Definition", "Other names"),
                                           "zh": ("中文", "English", "定义", "其他名称")}
 
@@ -700,19 +701,16 @@ def glossary_page_html(lang: str = "en") -> str:
 
     One table per section of :data:`GROUPS`; columns: the name in ``lang``, the name in the other
     language, a one-line definition in ``lang`` and the other names the lookup accepts.  Terms
-    coined by the project are marked ★.  Deterministic: the same input gives the same bytes.
+    coined by the project are marked ★.  The glyphs of its Chinese text are embedded
+    (:func:`clm_utils.fonts.font_face_css`), so it reads on a machine with no CJK font.
+    Deterministic: the same input gives the same bytes.
     """
     _check_lang(lang)
     text = _PAGE_TEXT[lang]
     table = terms_table(lang)
     first, second = ("en", "zh") if lang == "en" else ("zh", "en")
     esc = html.escape
-    parts = [
-        "<!DOCTYPE html>", f'<html lang="{"zh-CN" if lang == "zh" else "en"}"><head><meta charset="utf-8">',
-        f"<title>{esc(text['title'])}</title>",
-        _PAGE_STYLE,
-        f"<h1>{esc(text['title'])}</h1>", f"<p>{esc(text['intro'])}</p>",
-    ]
+    parts = [f"<h1>{esc(text['title'])}</h1>", f"<p>{esc(text['intro'])}</p>"]
     for group, (g_en, g_zh) in GROUPS.items():
         rows = table[table["group"] == group]
         if rows.empty:
@@ -727,7 +725,11 @@ def glossary_page_html(lang: str = "en") -> str:
                          f'<td class="muted">{esc(r["aliases"])}</td></tr>')
         parts.append("</tbody></table>")
     parts.append(f"<p class=\"muted\">★ {esc(text['own'])}</p></body></html>")
-    return "\n".join(parts) + "\n"
+    body = "\n".join(parts)
+    head = ["<!DOCTYPE html>", f'<html lang="{"zh-CN" if lang == "zh" else "en"}"><head><meta charset="utf-8">',
+            f"<title>{esc(text['title'])}</title>",
+            f"<style>{font_face_css(text['title'] + body)}{_PAGE_STYLE}</style></head><body>"]
+    return "\n".join(head) + "\n" + body + "\n"
 
 
 def all_keys() -> Iterable[str]:

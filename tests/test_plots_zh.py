@@ -301,3 +301,22 @@ def test_bundled_font_is_registered_under_its_family_and_is_no_tofu():
         font.clear()
     assert images[0].sum() > 0 and images[1].sum() > 0
     assert images[0].shape != images[1].shape or not np.array_equal(images[0], images[1])
+
+
+def test_font_face_css_embeds_exactly_the_chinese_glyphs_of_a_page():
+    import base64
+
+    from fontTools.ttLib import TTFont
+
+    from clm_utils.fonts import font_face_css
+
+    text = "客户生命周期价值 CLV：2025年12月31日（沉睡客户）“流失”"
+    css = font_face_css(text, bold=True)
+    assert css == font_face_css(text, bold=True) and font_face_css("only Latin 123") == ""
+    blobs = re.findall(r"url\(data:font/woff;base64,([A-Za-z0-9+/=]+)\)", css)
+    assert len(blobs) == 2 and "font-weight:700" in css and "http" not in css
+    want = {ord(c) for c in text if not c.isascii() and not c.isspace()}
+    for blob in blobs:
+        font = TTFont(io.BytesIO(base64.b64decode(blob)))
+        assert font.flavor == "woff"
+        assert set(font["cmap"].getBestCmap()) == want
