@@ -57,6 +57,8 @@ def test_in_sample_frequency_matches_spreadsheet(bgbb: BetaGeoBetaBinom) -> None
 
 
 def test_pmf_and_expectation_are_consistent(bgbb: BetaGeoBetaBinom) -> None:
+    """Internal consistency of two separately coded formulas (the pmf and E[X(n)]); the independent
+    checks are the spreadsheet values above and the simulation below."""
     p = bgbb.probability_of_n_purchases_up_to_time(10, np.arange(11))
     assert p.sum() == pytest.approx(1.0, abs=1e-12)
     assert (np.arange(11) * p).sum() == pytest.approx(bgbb.expected_number_of_purchases_up_to_time(10), rel=1e-10)
@@ -74,6 +76,10 @@ def test_simulation_check_of_expectation() -> None:
         alive &= rng.random(n) >= theta  # may die at the start of each period
         count += alive & (rng.random(n) < p)
     assert count.mean() == pytest.approx(m.expected_number_of_purchases_up_to_time(periods), abs=4 * count.std() / np.sqrt(n))
+    # and the whole distribution P(X(6) = k), k = 0..6, against the simulated shares (4 binomial SEs each)
+    pmf = m.probability_of_n_purchases_up_to_time(periods, np.arange(periods + 1))
+    share = np.bincount(count.astype(int), minlength=periods + 1) / n
+    np.testing.assert_array_less(np.abs(share - pmf), 4 * np.sqrt(pmf * (1 - pmf) / n))
 
 
 def test_weights_equal_expanded_rows(bgbb: BetaGeoBetaBinom, donations: pd.DataFrame) -> None:
