@@ -687,8 +687,8 @@ _PAGE_TEXT = {
     "zh": {"title": "CLM Lab 术语表", "intro": "报告中使用的全部术语（中英文对照），各附一句话定义。标有 ★ 的术语为本项目自拟，"
            "理论来源文献中没有对应名称。", "own": "本项目自拟术语"},
 }
-_PAGE_STYLE = ("body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,'Noto Sans CJK SC','PingFang SC',"
-               "'Microsoft YaHei','CLM Lab Sans SC',sans-serif;max-width:70em;margin:2em auto;padding:0 1em;line-height:1.45}"
+_PAGE_STYLE = ("body{font-family:'CLM Lab Sans SC',system-ui,-apple-system,'Segoe UI',Roboto,'Noto Sans CJK SC',"
+               "'PingFang SC','Microsoft YaHei',sans-serif;max-width:70em;margin:2em auto;padding:0 1em;line-height:1.45}"
                "table{border-collapse:collapse;width:100%;margin-bottom:1.5em}th,td{border:1px solid #ddd;"
                "padding:4px 8px;text-align:left;vertical-align:top}th{background:#f3f3f3}td.n{white-space:nowrap}"
                ".own{color:#b35900}.muted{color:#666;font-size:.9em}")
