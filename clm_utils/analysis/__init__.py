@@ -91,6 +91,14 @@ class Analysis:
         return artifacts.read_table(self.folder, "model_comparison")
 
     @cached_property
+    def clv_interval(self) -> pd.DataFrame:
+        """Total and per-segment CLV with intervals from the parameter uncertainty (:func:`clm_utils.clv.clv_interval`)."""
+        self.require("clv")
+        if not (self.folder / "clv_interval.parquet").exists():
+            raise ModelError("no interval on CLV on these data: " + "; ".join(n for n in self.notes if "interval" in n))
+        return artifacts.read_table(self.folder, "clv_interval")
+
+    @cached_property
     def cluster_criteria(self) -> pd.DataFrame:
         """Criteria by k used to choose the number of clusters."""
         self.require("clusters")
@@ -235,11 +243,13 @@ def load(settings: Mapping[str, Any] | Settings | None = None, run_dir: str | Pa
     """
     from clm_utils.plots import apply_style
 
-    apply_style()
     if run_dir not in (None, ""):
         folder = Path(str(run_dir)) / RUN_SUBDIR
         if not artifacts.is_complete(folder):
             raise FileNotFoundError(f"no finished analysis in {folder}")
-        return Analysis(folder)
-    chosen = settings if isinstance(settings, Settings) else Settings.from_mapping(settings or {})
-    return Analysis(ensure(chosen))
+        result = Analysis(folder)
+    else:
+        chosen = settings if isinstance(settings, Settings) else Settings.from_mapping(settings or {})
+        result = Analysis(ensure(chosen))
+    apply_style(result.lang)
+    return result

@@ -77,6 +77,7 @@ def build(settings: Settings, target: Path, log: Callable[[str], None] | None = 
 
         segments, scores = _segments(settings, summary, customers, incomplete)
         customers = customers.join(segments)
+        interval = _segment_interval(settings, value, summary, customers, notes)
         lap("segments, tiers and activity")
         customers = customers.join(_stages(settings, transactions, obs, customers))
         lap("lifecycle stages")
@@ -99,6 +100,8 @@ def build(settings: Settings, target: Path, log: Callable[[str], None] | None = 
             artifacts.write_table(staging, "model_comparison", value["comparison"])
         if criteria is not None:
             artifacts.write_table(staging, "cluster_criteria", criteria)
+        if interval is not None:
+            artifacts.write_table(staging, "clv_interval", interval)
         with (staging / "models.pkl").open("wb") as fh:
             pickle.dump(value["objects"], fh, protocol=pickle.HIGHEST_PROTOCOL)
         manifest = {
@@ -156,16 +159,12 @@ def _value(settings: Settings, calibration: pd.DataFrame, summary: pd.DataFrame,
                                          margin=settings.margin)
     table = pd.DataFrame({"p_alive": model.conditional_probability_alive(summary),
                           "expected_purchases": values["expected_purchases"], "clv": values["clv"]})
-    interval = getattr(clv, "clv_interval", None)
-    if interval is not None and vm.spend_model is not None:
+    if vm.spend_model is not None:
         try:
-            ci = interval(model, vm.spend_model, summary, horizon=settings.horizon,
-                          discount_rate=settings.discount_rate, time_unit=settings.time_unit,
-                          margin=settings.margin, n_draws=settings.n_draws, seed=settings.seed)
-            per_customer = getattr(ci, "attrs", {}).get("customers")
-            if isinstance(per_customer, pd.DataFrame):
-                table["clv_lower"] = per_customer["lower"]
-                table["clv_upper"] = per_customer["upper"]
+            ci = clv.customer_clv_interval(model, vm.spend_model, summary, horizon=settings.horizon,
+                                           discount_rate=settings.discount_rate, time_unit=settings.time_unit,
+                                           margin=settings.margin, n_draws=settings.n_draws, seed=settings.seed)
+            table["clv_lower"], table["clv_upper"] = ci["clv_lower"], ci["clv_upper"]
         except ModelError as exc:
             notes.append(f"No interval on CLV: {exc.message}")
     out["table"] = table
@@ -180,6 +179,26 @@ def _value(settings: Settings, calibration: pd.DataFrame, summary: pd.DataFrame,
         "margin": settings.margin,
     }
     return out
+
+
+def _segment_interval(settings: Settings, value: dict[str, Any], summary: pd.DataFrame, customers: pd.DataFrame,
+                      notes: list[str]) -> pd.DataFrame | None:
+    """Total and per-segment CLV with an interval that carries the parameter uncertainty of both models."""
+    from clm_utils import clv
+
+    objects = value["objects"]
+    if not objects or objects.get("spend_model") is None or "segment" not in customers:
+        return None
+    try:
+        table = clv.clv_interval(objects["model"], objects["spend_model"], summary, segments=customers["segment"],
+                                 horizon=settings.horizon, discount_rate=settings.discount_rate,
+                                 time_unit=settings.time_unit, margin=settings.margin, n_draws=settings.n_draws,
+                                 seed=settings.seed)
+    except ModelError as exc:
+        notes.append(f"No interval on the total CLV: {exc.message}")
+        return None
+    table.attrs = {}
+    return table
 
 
 def _segments(settings: Settings, summary: pd.DataFrame, customers: pd.DataFrame,
@@ -221,7 +240,7 @@ def _stages(settings: Settings, transactions: pd.DataFrame, obs: pd.Timestamp,
     return stages[["stage", "rule"]].rename(columns={"rule": "stage_rule"})
 
 
-#: Customers used to choose k; everyone is then assigned (issue: speed at scale).
+#: Customers in the seeded stratified sample k is chosen and the centres fitted on; everyone is then assigned.
 CLUSTER_SAMPLE = 10_000
 
 
@@ -234,12 +253,11 @@ def _clusters(settings: Settings, summary: pd.DataFrame, transactions: pd.DataFr
         raw = cl.behaviour_features(summary, transactions)
         prepared = cl.prepare_features(raw)
         X = prepared.X
-        sample = X.sample(n=CLUSTER_SAMPLE, random_state=settings.seed).sort_index() if len(X) > CLUSTER_SAMPLE else X
         k_range = range(settings.k_min, settings.k_max + 1)
-        criteria = cl.choose_k(sample, k_range=k_range, seed=settings.seed, n_init=4, silhouette_sample=3000,
-                               gmm_sample=3000)
+        criteria = cl.choose_k(X, k_range=k_range, seed=settings.seed, n_init=4, silhouette_sample=3000,
+                               gmm_sample=3000, max_sample=CLUSTER_SAMPLE)
         k = settings.cluster_k or cl.pick_k(criteria)
-        labels = cl.fit_kmeans(X, k, seed=settings.seed)
+        labels = cl.fit_kmeans(X, k, seed=settings.seed, max_sample=CLUSTER_SAMPLE)
         names = cl.name_clusters(cl.cluster_zscores(prepared, labels))
     except ModelError as exc:
         incomplete["clusters"] = exc.message

@@ -25,25 +25,36 @@ from clm_utils.clv._base import MIN_REPEAT_BUYERS, BoundaryEstimate, boundary_lr
 from clm_utils.clv.betageo import BetaGeo, ModifiedBetaGeo
 from clm_utils.clv.bgbb import BetaGeoBetaBinom
 from clm_utils.clv.diagnostics import (
+    calibration_counts,
     compare_models,
     conditional_expectations,
     frequency_histogram,
     p_alive_matrix,
+    parameter_table,
     plot_conditional_expectations,
     plot_frequency_histogram,
     plot_p_alive_matrix,
     plot_tracking,
+    plot_tracking_models,
     tracking_data,
 )
 from clm_utils.clv.gamma_gamma import GammaGamma, independence_check
 from clm_utils.clv.nbd import NBD
 from clm_utils.clv.pareto import ParetoNBD
-from clm_utils.clv.registry import MODELS, TransactionFit, ValueModels, fit_transaction_model, fit_value_models
+from clm_utils.clv.registry import (
+    MODELS,
+    TransactionFit,
+    ValueModels,
+    fit_transaction_model,
+    fit_value_models,
+)
 from clm_utils.clv.sbg import ShiftedBetaGeo, fader_hardie_2007_example
 from clm_utils.clv.value import (
     QUADRANTS,
     bootstrap_clv,
+    clv_interval,
     clv_parameter_interval,
+    customer_clv_interval,
     customer_lifetime_value,
     horizon_in_units,
     plot_clv_distribution,
@@ -54,6 +65,9 @@ from clm_utils.clv.value import (
 )
 
 __all__ = [
+    "calibration_counts",
+    "parameter_table",
+    "plot_tracking_models",
     "MIN_REPEAT_BUYERS",
     "MODELS",
     "NBD",
@@ -69,7 +83,9 @@ __all__ = [
     "ValueModels",
     "boundary_lr_test",
     "bootstrap_clv",
+    "clv_interval",
     "clv_parameter_interval",
+    "customer_clv_interval",
     "compare_models",
     "conditional_expectations",
     "customer_lifetime_value",

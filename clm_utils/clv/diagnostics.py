@@ -247,3 +247,47 @@ def compare_models(models: Mapping[str, Any], summary: pd.DataFrame) -> pd.DataF
             "correlation": float(np.corrcoef(pred, actual)[0, 1]) if np.std(pred) > 0 and np.std(actual) > 0 else np.nan,
         })
     return pd.DataFrame(rows).set_index("model")
+
+
+def calibration_counts(calibration: pd.DataFrame) -> pd.Series:
+    """The calibration/holdout facts the published analyses quote: customers, repeat purchase days, repeat buyers,
+    holdout purchase days (``calibration`` is :func:`clm_utils.summary.calibration_holdout` output)."""
+    _need(calibration, ["frequency", "frequency_holdout"])
+    return pd.Series({
+        "customers": len(calibration),
+        "repeat purchase days in calibration": int(calibration["frequency"].sum()),
+        "repeat buyers in calibration": int((calibration["frequency"] > 0).sum()),
+        "purchase days in holdout": int(calibration["frequency_holdout"].sum()),
+    }, name="count")
+
+
+def parameter_table(models: Mapping[str, Any]) -> pd.DataFrame:
+    """Every model's parameter table (:meth:`summary`) stacked, indexed by (model, parameter).
+
+    Models given as None (say, no spend model on these data) are left out.  Columns: ``estimate``,
+    ``se``, ``lower_95``, ``upper_95``, ``log_likelihood``.
+    """
+    parts = []
+    for name, model in models.items():
+        if model is None:
+            continue
+        table = model.summary()
+        table = table.assign(log_likelihood=float(getattr(model, "log_likelihood_", np.nan)))
+        parts.append(table.set_index(pd.MultiIndex.from_product([[name], table.index], names=["model", "parameter"])))
+    return pd.concat(parts) if parts else pd.DataFrame(columns=["estimate", "se", "lower_95", "upper_95"])
+
+
+def plot_tracking_models(models: Mapping[str, Any], transactions: pd.DataFrame, summary: pd.DataFrame,
+                         calibration_end: Any, observation_end: Any, time_unit: str = "W",
+                         best: str | None = None, cumulative: bool = True) -> Axes:
+    """Tracking plot of several models: the ``best`` one solid against the actual, the others dotted."""
+    names = list(models)
+    best = best if best in models else names[0]
+    data = {name: tracking_data(models[name], transactions, summary, calibration_end, observation_end, time_unit)
+            for name in names}
+    ax = plot_tracking(data[best], cumulative=cumulative, label=best)
+    col = "expected_cum" if cumulative else "expected"
+    for i, name in enumerate(n for n in names if n != best):
+        ax.plot(data[name]["t"], data[name][col], ":", color=f"C{i}", label=name)
+    ax.legend()
+    return ax

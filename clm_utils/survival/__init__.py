@@ -49,7 +49,11 @@ from __future__ import annotations
 
 from clm_utils.survival.cohorts import plot_sbg_cohorts, sbg_cohorts
 from clm_utils.survival.concordance import concordance_index
-from clm_utils.survival.covariates import early_period_cox_data, varying_covariates
+from clm_utils.survival.covariates import (
+    early_period_cox,
+    early_period_cox_data,
+    varying_covariates,
+)
 from clm_utils.survival.cox import CoxPH, cox_ph
 from clm_utils.survival.durations import (
     churn_durations,
@@ -81,6 +85,7 @@ __all__ = [
     "compare_groups",
     "concordance_index",
     "cox_ph",
+    "early_period_cox",
     "early_period_cox_data",
     "inactivity_sensitivity",
     "kaplan_meier",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -76,3 +78,34 @@ def early_period_cox_data(
 def varying_covariates(data: pd.DataFrame, candidates: list[str]) -> list[str]:
     """The candidate columns of ``data`` that take more than one value (constant ones cannot enter a Cox model)."""
     return [c for c in candidates if c in data.columns and data[c].nunique(dropna=True) > 1]
+
+
+#: Covariates of the early-period Cox model, in order (constant ones are left out).
+EARLY_PERIOD_COVARIATES = ("log_first_amount", "early_repeats", "cohort")
+
+
+def early_period_cox(
+    transactions: pd.DataFrame,
+    durations: pd.DataFrame,
+    early_period: float | str = 13,
+    time_unit: str = "W",
+    strata: str | None = None,
+) -> tuple[Any, pd.DataFrame, str]:
+    """Fit the early-period Cox model of :func:`early_period_cox_data` (Efron ties).
+
+    Returns
+    -------
+    (cox, data, note)
+        The fitted :class:`~clm_utils.survival.CoxPH`, or None with ``note`` saying why the data
+        cannot support it (a ModelError or ParameterError message); the landmark data.
+    """
+    from clm_utils.errors import UserError
+    from clm_utils.survival.cox import CoxPH
+
+    data = early_period_cox_data(transactions, durations, early_period, time_unit)
+    try:
+        cox = CoxPH(ties="efron").fit(data, "duration", "event", strata=strata,
+                                      covariates=varying_covariates(data, list(EARLY_PERIOD_COVARIATES)))
+    except UserError as exc:
+        return None, data, f"Cox model not estimable on these data: {exc.one_line()}"
+    return cox, data, ""

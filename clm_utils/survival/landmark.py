@@ -8,6 +8,7 @@ followed to the as-of date (:func:`clm_utils.survival.landmark_durations`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -56,6 +57,11 @@ class StageChurn:
     cox: CoxPH | None = None
     note: str = ""
 
+    def result_tables(self) -> list[pd.DataFrame]:
+        """The log-rank summary and table and the Cox hazard ratios that could be computed, in that order."""
+        out = [self.logrank.summary, self.logrank.table] if self.logrank is not None else []
+        return out + ([self.cox.hazard_ratios()] if self.cox is not None else [])
+
 
 def stage_churn(
     transactions: pd.DataFrame,
@@ -65,6 +71,7 @@ def stage_churn(
     time_unit: str = "W",
     min_group_size: int = 30,
     stages: pd.Series | None = None,
+    **stage_params: Any,
 ) -> StageChurn:
     """Assign stages at ``as_of - landmark_offset`` and compare the time to churn across stages.
 
@@ -80,7 +87,8 @@ def stage_churn(
         Stages with fewer active customers at the landmark are left out (counted in ``dropped``).
     stages
         Stage per customer at the landmark; None = :func:`clm_utils.lifecycle.assign_stages`
-        with the data up to the landmark.
+        with the data up to the landmark and ``stage_params`` (the run's stage rule:
+        ``Settings.stage_params()``).
 
     When the landmark lies on or before the first transaction (no history to assign stages), the
     result is empty and ``note`` says so.
@@ -99,7 +107,7 @@ def stage_churn(
     if stages is None:
         from clm_utils.lifecycle import assign_stages
 
-        stages = assign_stages(transactions[transactions["date"] <= end], landmark)["stage"]
+        stages = assign_stages(transactions[transactions["date"] <= end], landmark, **stage_params)["stage"]
     lm = landmark_durations(transactions, landmark, end, inactivity=inactivity, time_unit=time_unit)
     lm = lm.join(stages.rename("stage"))
     if not isinstance(lm["stage"].dtype, pd.CategoricalDtype):
