@@ -130,19 +130,29 @@ def run_sql(
     plan = _sql.Plan(columns=src.columns, types=dict(src.types), date_rule=src.date_rule,
                      as_of=str(as_of.date()), calibration_end=str(calibration_end.date()) if calibration_end is not None
                      else None, unit_days=config.unit_days(time_unit), negative=policies.negative,
-                     zero=policies.zero, duplicates=policies.duplicates, decimal=policies.decimal)
+                     zero=policies.zero, duplicates=policies.duplicates, decimal=policies.decimal,
+                     other=tuple(src.other))
     d = ex.dialect
     slashed = _slashed_format(ex, plan, src, date_sample) if src.date_rule[0] == "slashed" else None
     report = QualityReport(src.label)
     stage = ex.fetch(_sql.stage1_query(d, plan, slashed))
     totals = stage.drop(columns="neg_customer").sum()
     n = {k: int(v) for k, v in totals.items()}
+    if src.detected:
+        from clm_utils.data import describe_mapping
+
+        report.add("columns detected by name", len(src.detected), describe_mapping(src.detected), status="info")
     report.add("rows read", n["n_read"], status="info")
+    if n["n_bad_id"] == n["n_read"]:
+        raise DataError(f"every customer id is empty ({n['n_read']:,} rows)", file=src.label, column=config.CUSTOMER_ID,
+                        hint="map the column that identifies customers with --columns customer_id=<column>; "
+                        "purchases without an id cannot be followed over time")
+    report.add("rows without a customer id (guests) dropped", n["n_bad_id"],
+               "guest purchases cannot be followed over time; give them an id (e.g. the e-mail) to keep them"
+               if n["n_bad_id"] else "")
     if config.AMOUNT not in src.columns:
         report.add("amount computed as quantity × price", n["n_read"], status="info")
     problems = [
-        ("bad_id", config.CUSTOMER_ID, "customer ids are missing", "missing customer ids",
-         "fill them in, or pass --invalid drop"),
         ("bad_date", config.DATE, "dates cannot be parsed", "unparseable dates",
          "pass --date-format (e.g. '%Y-%m-%d'), fix the rows, or pass --invalid drop"),
         ("bad_amount", config.AMOUNT, "amounts are not numbers (or implausibly large)", "non-numeric amounts",
@@ -184,6 +194,8 @@ def run_sql(
                                                                  "n_summary")}
     dup_word = "dropped" if policies.duplicates == "drop" else "kept"
     report.add(f"exact duplicate rows {dup_word}", count["dup"],
+               f"identical in all {src.n_fields - (1 if src.n_fields == 5 and src.kind == 'whitespace' else 0)} "
+               "columns of the file" if count["dup"] else "",
                status=None if dup_word == "dropped" else ("info" if count["dup"] else "ok"))
     zero_word = "dropped" if policies.zero == "drop" else "kept"
     report.add(f"zero-amount rows {zero_word}", count["zero"],

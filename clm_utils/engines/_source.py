@@ -72,6 +72,10 @@ class Source:
     types: dict[str, ValueType] = field(default_factory=dict)
     date_rule: tuple[str, ...] = ("iso",)
     date_example: str | None = None
+    #: Source columns that play no role but count when rows are compared for exact duplicates.
+    other: list[int] = field(default_factory=list)
+    #: Columns detected by name (role -> source name), for the data-quality table.
+    detected: dict[str, str] = field(default_factory=dict)
 
     @property
     def total_bytes(self) -> int:
@@ -191,9 +195,9 @@ def _date_rule(values: pd.Series, date_format: str | None, label: str) -> tuple[
         return ("format", date_format)
     text = values.dropna().astype("str").str.strip()
     text = text[text != ""]
-    if text.empty or text.str.fullmatch(r"\d{8}").all():
+    if text.empty or text.str.fullmatch(r"\d{8}").mean() > 0.5:
         return ("format", "%Y%m%d")
-    if text.str.fullmatch(_ISO).all():
+    if text.str.fullmatch(_ISO).mean() > 0.5:  # the rest are counted as unparseable, as pandas does
         return ("iso",)
     if text.str.match(_data._SLASH).mean() > 0.5:
         return ("slashed",)
@@ -271,8 +275,15 @@ def resolve_source(
         positions = [0, 2, 3, 4] if raw_sample.shape[1] == 5 else [0, 1, 2, 3]
         src.columns = dict(zip((config.CUSTOMER_ID, config.DATE, config.QUANTITY, config.AMOUNT), positions))
     else:
-        mapping = _probe_mapping(raw_sample, columns, label)
-        src.columns = {canonical: names.index(source) for canonical, source in mapping.items()}
+        given = _data.parse_columns(columns) or {}
+        found = _data.detect_columns(names, given, label)
+        src.detected = {role: user for role, user in found.items() if user not in given and user != role}
+        unsupported = sorted(set(found) - {config.CUSTOMER_ID, config.DATE, config.AMOUNT, config.QUANTITY, "price"})
+        if unsupported:
+            raise DataError(f"has a {unsupported[0]!r} column ({found[unsupported[0]]!r}): order lines are merged "
+                            "only by the pandas engine", file=label, hint="use --engine pandas")
+        src.columns = {role: names.index(user) for role, user in found.items()}
+        src.other = [i for i in range(len(names)) if i not in src.columns.values()]
     src.types = {c: (_arrow_type(arrow_schema.field(i).type) if arrow_schema is not None and src.kind == "parquet" else "string")
                  for c, i in src.columns.items()}
     if src.types[config.DATE] in ("timestamp", "timestamptz", "date"):

@@ -154,6 +154,7 @@ class Plan:
     zero: str = "drop"
     duplicates: str = "drop"
     decimal: str = "."
+    other: tuple[int, ...] = ()
 
 
 # --------------------------------------------------------------------------------------------
@@ -234,6 +235,7 @@ def parsed_cte(d: Dialect, plan: Plan, slashed_format: str | None, with_order: b
            if config.QUANTITY in plan.columns else "CAST(NULL AS DOUBLE)")
     words = ", ".join(d.lit(w) for w in BAD_ID_WORDS)
     order = ", _file, _row" if with_order else ""
+    order += "".join(f", CAST(c{i} AS {d.text_type}) AS o{i}" for i in plan.other)
     if raw is not None:
         order += f", CAST({raw} AS {d.text_type}) AS raw_value"
     return f"""parsed0 AS (
@@ -246,6 +248,10 @@ parsed AS (
     (amount IS NULL OR NOT (abs(amount) < {MAX_AMOUNT:.0f})) AS bad_amount
   FROM parsed0
 )"""
+
+
+def _others(plan: Plan) -> str:
+    return "".join(f", o{i}" for i in plan.other)
 
 
 def _valid(plan: Plan) -> str:
@@ -284,7 +290,7 @@ def duplicates_query(d: Dialect, plan: Plan, slashed_format: str | None) -> str:
     """Number of exact duplicate rows (only needed when ``duplicates='raise'``)."""
     return f"""WITH {parsed_cte(d, plan, slashed_format, False)}
 SELECT coalesce(sum(n - 1), 0) AS n_dup FROM (
-  SELECT count(*) AS n FROM parsed WHERE {_valid(plan)} GROUP BY customer_id, d, amount, quantity
+  SELECT count(*) AS n FROM parsed WHERE {_valid(plan)} GROUP BY customer_id, d, amount, quantity{_others(plan)}
 ) g"""
 
 
@@ -310,7 +316,7 @@ def summary_query(d: Dialect, plan: Plan, slashed_format: str | None, netting: b
     ctes = [parsed_cte(d, plan, slashed_format, netting)]
     ctes.append(f"""grp AS (
   SELECT customer_id, d, amount, count(*) AS n FROM parsed WHERE {_valid(plan)} {not_neg}
-  GROUP BY customer_id, d, amount, quantity
+  GROUP BY customer_id, d, amount, quantity{_others(plan)}
 )""")
     day_rows = f"""SELECT customer_id, d,
     sum(CASE WHEN {keep_cond} THEN amount * {w} END) AS amt,
@@ -326,7 +332,7 @@ def summary_query(d: Dialect, plan: Plan, slashed_format: str | None, netting: b
         zero_out = "AND amount <> 0" if plan.zero == "drop" else ""
         ctes.append(f"""nrows AS (
   SELECT customer_id, d, amount, _file, _row,
-    row_number() OVER (PARTITION BY customer_id, d, amount, quantity {order.replace('d, ', '')}) > 1 AS is_dup
+    row_number() OVER (PARTITION BY customer_id, d, amount, quantity{_others(plan)} {order.replace('d, ', '')}) > 1 AS is_dup
   FROM parsed WHERE {_valid(plan)} AND customer_id IN (SELECT customer_id FROM clm_neg)
 ),
 nkept AS (

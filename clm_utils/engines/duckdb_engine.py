@@ -39,7 +39,7 @@ def _file_list(files: list[Path]) -> str:
 def scan_sql(src: Source, with_order: bool = True) -> str:
     """SELECT of the source as ``c<i>`` columns (only the mapped ones) plus ``_file`` and ``_row``."""
     d = _sql.Dialect()
-    used = sorted(set(src.columns.values()))
+    used = sorted(set(src.columns.values()) | set(src.other))
     files = _file_list(src.files)
     if src.kind == "parquet":
         cols = ", ".join(f"{_quote_ident(src.source_names[i])} AS c{i}" for i in used)

@@ -54,7 +54,7 @@ def _source_frame(spark: Any, src: Source) -> Any:
     from pyspark.sql import functions as F
 
     files = [str(f) for f in src.files]
-    used = sorted(set(src.columns.values()))
+    used = sorted(set(src.columns.values()) | set(src.other))
     if src.kind == "parquet":
         df = spark.read.parquet(*files)
         cols = [F.col(f"`{src.source_names[i]}`").alias(f"c{i}") for i in used]
@@ -73,6 +73,15 @@ def _source_frame(spark: Any, src: Source) -> Any:
         parts = F.split(line, r"\s+")
         cols = [parts.getItem(i).alias(f"c{i}") for i in used]
     return df.select(*cols, F.input_file_name().alias("_file"), F.monotonically_increasing_id().alias("_row"))
+
+
+def _to_pandas(df: Any) -> pd.DataFrame:
+    """``DataFrame.toPandas`` without pyspark's warnings about pandas 3 (its own deprecated calls)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return df.toPandas()
 
 
 class SparkExecutor:
@@ -96,7 +105,7 @@ class SparkExecutor:
         self.spark.conf.set("spark.sql.session.timeZone", self._old_tz)
 
     def fetch(self, sql: str) -> pd.DataFrame:
-        return self.spark.sql(sql).toPandas()
+        return _to_pandas(self.spark.sql(sql))
 
     def register_customers(self, ids: list[str]) -> None:
         from pyspark.sql.types import StringType, StructField, StructType
@@ -122,7 +131,7 @@ class SparkExecutor:
         return str(out)
 
     def to_pandas(self, table: str, columns: list[str]) -> pd.DataFrame:
-        frame = self._select(table, columns).toPandas()
+        frame = _to_pandas(self._select(table, columns))
         for c in ("first_purchase", "last_purchase"):  # timestamps arrive in the session time zone (UTC)
             if getattr(frame[c].dt, "tz", None) is not None:
                 frame[c] = frame[c].dt.tz_convert(None)
