@@ -159,7 +159,9 @@ def test_draw_discounting_matches_a_fine_grid(model_class, cdnow_sample_cal: pd.
     s = cdnow_sample_cal.iloc[:300]
     m = model_class().fit(cdnow_sample_cal)
     H, d = 104.0, 0.15
-    got = _DiscountedPurchases(m, s, H, d, 7.0)(m)[_DiscountedPurchases(m, s, H, d, 7.0).inverse]
+    dp = _DiscountedPurchases(m, s, H, d, 7.0)
+    assert dp.factorised
+    got = dp(m)[dp.inverse]
     grid = np.linspace(0, H, 4001)
     E = np.column_stack([m.conditional_expected_number_of_purchases_up_to_time(t, s).to_numpy() for t in grid])
     disc = (1 + d) ** (-(grid[1:] + grid[:-1]) / 2 * 7 / 365.25)

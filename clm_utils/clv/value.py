@@ -713,7 +713,7 @@ def plot_clv_distribution(clv: pd.Series, ax: Axes | None = None, currency: str 
     pos = v[v > 0]
     if pos.size:
         edges = np.geomspace(max(pos.min(), np.quantile(pos, 0.001)), pos.max() * 1.0001, bins)
-        ax.hist(pos, bins=edges, color="C0", alpha=0.8)
+        ax.hist(pos, bins=edges.tolist(), color="C0", alpha=0.8)
         ax.set_xscale("log")
     money(ax, "x", currency)
     ax.set_xlabel(f"CLV over the horizon ({currency}, log scale)")
