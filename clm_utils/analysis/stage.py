@@ -143,7 +143,7 @@ def _value(settings: Settings, calibration: pd.DataFrame, summary: pd.DataFrame,
     try:
         vm = clv.fit_value_models(calibration, summary, models=settings.models, clv_model=settings.clv_model)
     except ModelError as exc:
-        incomplete["clv"] = exc.message
+        incomplete["clv"] = _reason(exc, "no transaction model")
         return out
     notes.extend(vm.notes)
     out["comparison"] = vm.comparison
@@ -226,7 +226,7 @@ def _segments(settings: Settings, summary: pd.DataFrame, customers: pd.DataFrame
         try:
             out[name] = step()
         except ModelError as exc:
-            incomplete[name] = exc.message
+            incomplete[name] = _reason(exc)
     return out, scores
 
 
@@ -260,7 +260,7 @@ def _clusters(settings: Settings, summary: pd.DataFrame, transactions: pd.DataFr
         labels = cl.fit_kmeans(X, k, seed=settings.seed, max_sample=CLUSTER_SAMPLE)
         names = cl.name_clusters(cl.cluster_zscores(prepared, labels))
     except ModelError as exc:
-        incomplete["clusters"] = exc.message
+        incomplete["clusters"] = _reason(exc, "no clusters")
         return None, None
     criteria = criteria.copy()
     criteria["chosen"] = criteria.index == k
@@ -271,6 +271,12 @@ def _clusters(settings: Settings, summary: pd.DataFrame, transactions: pd.DataFr
 # ----------------------------------------------------------------------------------------------
 # Helpers
 # ----------------------------------------------------------------------------------------------
+def _reason(exc: ModelError, what: str = "") -> str:
+    """The stage's record of why a part is missing: what, why, and what the user can do."""
+    text = f"{what}: {exc.message}" if what else exc.message
+    return text + (f" (what to do: {exc.hint})" if exc.hint else "")
+
+
 def _data_digest(settings: Settings) -> str:
     from clm_utils.report import file_sha256
 
