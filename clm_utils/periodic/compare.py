@@ -1,0 +1,177 @@
+"""Two runs side by side: what changed between the earlier and the later as-of date (notebook 07).
+
+:func:`open_change` pairs the run with its comparison run; :class:`Change` then gives the KPI
+deltas, the migration matrices, the customer flows (new, retained, lost, reactivated), the
+retention list, the stage transitions against the Markov projection made at the earlier date,
+and the forecast check.  Every number comes from the two runs' shared analyses; nothing is refitted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from clm_utils.errors import ModelError, ParameterError
+from clm_utils.lifecycle import STAGES, stage_transitions
+from clm_utils.periodic import forecast_check as fc
+from clm_utils.periodic import kpis, migration
+from clm_utils.periodic.history import DEFAULT_COMPARE_OFFSET, open_comparison_analysis
+
+
+@dataclass
+class StageCheck:
+    """Stage transitions observed over the period against the projection made at the earlier date.
+
+    ``rates``: one row per (from, to) stage pair with ``customers_from`` (customers in the from
+    stage at the earlier date), ``projected`` (transition rate estimated at the earlier date on the
+    preceding interval of the same length), ``observed`` (rate over the period) and
+    ``difference`` (observed - projected).  ``mix``: stage shares of the customers known at the
+    earlier date: ``at_date_1``, ``projected`` (one Markov step), ``observed`` and ``difference``.
+    ``note``: why there is no projection, or empty.
+    """
+
+    rates: pd.DataFrame
+    mix: pd.DataFrame
+    note: str = ""
+
+
+def stage_check(before_tx: pd.DataFrame, after_tx: pd.DataFrame, date_1: Any, date_2: Any,
+                stage_params: dict[str, Any] | None = None) -> StageCheck:
+    """Observed stage transitions in ``(date_1, date_2]`` against the Markov projection made at ``date_1``.
+
+    The projection uses only what was known at ``date_1``: the transition matrix estimated on
+    the earlier transactions over ``(date_0, date_1]`` with ``date_0 = date_1 - (date_2 - date_1)``
+    (:func:`clm_utils.lifecycle.stage_transitions`), applied once to the stage mix at ``date_1``
+    (:meth:`~clm_utils.lifecycle.TransitionResult.project`, closed book: new customers left out).
+    The observed transitions use the later transactions with the stage thresholds resolved at
+    ``date_1``, so both sides measure the customers with the same rule.
+    """
+    d1, d2 = pd.Timestamp(date_1), pd.Timestamp(date_2)
+    params = dict(stage_params or {})
+    observed = stage_transitions(after_tx, d1, d2, **params)
+    counts = observed.counts.drop(index=migration.NEW)
+    n_from = counts.sum(axis=1)
+    d0 = d1 - (d2 - d1)
+    note = ""
+    if d0 < before_tx["date"].min():
+        note = (f"No projection: the interval before {d1.date()} of the same length starts on {d0.date()}, "
+                f"before the first transaction ({before_tx['date'].min().date()}).")
+        P = pd.DataFrame(np.nan, index=list(STAGES), columns=list(STAGES))
+        projected_mix = pd.Series(np.nan, index=list(STAGES))
+    else:
+        earlier = stage_transitions(before_tx, d0, d1, **params)
+        P = earlier.probabilities.loc[list(STAGES), list(STAGES)].copy()
+        unobserved = earlier.unobserved_stages()
+        for s in unobserved:  # as TransitionResult.project does: a stage nobody was in keeps its customers
+            P.loc[s] = (P.columns == s).astype(float)
+        projected_mix = earlier.project(steps=1, start=n_from.astype(float)).iloc[1]
+        if unobserved:
+            note = f"Nobody was in {', '.join(unobserved)} at {d0.date()}: the projection keeps those customers in place."
+    obs_P = observed.probabilities.loc[list(STAGES), list(STAGES)]
+    rates = pd.DataFrame({
+        "customers_from": np.repeat(n_from.reindex(list(STAGES)).to_numpy(), len(STAGES)),
+        "projected": P.to_numpy().ravel(),
+        "observed": obs_P.to_numpy().ravel(),
+    }, index=pd.MultiIndex.from_product([list(STAGES), list(STAGES)], names=["from", "to"]))
+    rates["difference"] = rates["observed"] - rates["projected"]
+    total = float(n_from.sum())
+    mix = pd.DataFrame({"at_date_1": n_from.reindex(list(STAGES)) / total,
+                        "projected": projected_mix.reindex(list(STAGES)).to_numpy(),
+                        "observed": counts.sum(axis=0).reindex(list(STAGES)) / total})
+    mix["difference"] = mix["observed"] - mix["projected"]
+    mix.index.name = "stage"
+    return StageCheck(rates=rates, mix=mix, note=note)
+
+
+class Change:
+    """What changed between an earlier and a later run (both :class:`~clm_utils.analysis.Analysis`).
+
+    Parameters
+    ----------
+    before, after
+        The earlier and the later analysis, of the same data and settings but the as-of date.
+    lapsed_by
+        ``activity`` (class ``churned``) or ``stage`` (``terminated``): the rule that says a
+        customer had lapsed (see :mod:`clm_utils.periodic.migration`).
+    """
+
+    def __init__(self, before: Any, after: Any, lapsed_by: str = "activity") -> None:
+        if before.observation_end >= after.observation_end:
+            raise ParameterError(f"the comparison date {before.observation_end.date()} is not before the as-of "
+                                 f"date {after.observation_end.date()}", parameter="compare_to")
+        self.before, self.after, self.lapsed_by = before, after, lapsed_by
+        self.date_1, self.date_2 = before.observation_end, after.observation_end
+
+    def describe(self) -> str:
+        """One sentence naming the two dates and the lapse rule."""
+        rule = ("activity class 'churned' (more than churned_after = "
+                f"{self.before.settings.churned_after:g} own purchase gaps of silence)" if self.lapsed_by == "activity"
+                else "lifecycle stage 'terminated'")
+        return (f"Comparing the run at {self.date_2.date()} with the run at {self.date_1.date()} "
+                f"({(self.date_2 - self.date_1).days} days); a customer counts as lapsed when the run classes them "
+                f"by {rule}.")
+
+    # -- KPIs and migrations -----------------------------------------------------------------
+    def kpi_deltas(self) -> pd.DataFrame:
+        """Headline KPIs at both dates with direction and size (:func:`clm_utils.periodic.kpis.kpi_deltas`)."""
+        return kpis.kpi_deltas(kpis.headline_kpis(self.before), kpis.headline_kpis(self.after))
+
+    def dimensions(self) -> list[str]:
+        """The labels both runs have (segment, value tier, pyramid, activity, stage)."""
+        return [d for d in migration.DIMENSIONS if d in self.before.customers and d in self.after.customers]
+
+    def migration(self, dimension: str) -> pd.DataFrame:
+        """Migration matrix of one label (:func:`clm_utils.periodic.migration.migration_matrix`)."""
+        if dimension not in self.dimensions():
+            reason = self.after.incomplete.get(dimension) or self.before.incomplete.get(dimension) or "not computed"
+            raise ModelError(f"no {dimension} at both dates: {reason}")
+        return migration.migration_matrix(self.before.customers[dimension], self.after.customers[dimension],
+                                          migration.DIMENSIONS[dimension])
+
+    def plot_migration(self, dimension: str, ax: Any = None) -> Any:
+        """Flow plot of one label's migration."""
+        title = f"{dimension.replace('_', ' ').capitalize()}: {self.date_1.date()} → {self.date_2.date()}"
+        return migration.plot_flow(self.migration(dimension), ax=ax, title=title, left=str(self.date_1.date()),
+                                   right=str(self.date_2.date()))
+
+    # -- flows -------------------------------------------------------------------------------
+    @cached_property
+    def flows(self) -> pd.DataFrame:
+        """Every customer's group: new, retained, lost, reactivated, still lapsed."""
+        return migration.customer_flows(self.before.customers, self.after.customers, self.after.transactions,
+                                        self.date_1, self.date_2, self.lapsed_by)
+
+    def flow_summary(self) -> pd.DataFrame:
+        """Customers and period revenue per group (:func:`clm_utils.periodic.migration.flow_summary`)."""
+        return migration.flow_summary(self.flows)
+
+    def movers(self, top_n: int = 20) -> pd.DataFrame:
+        """The retention list (:func:`clm_utils.periodic.migration.movers`)."""
+        return migration.movers(self.before.customers, self.after.customers, top_n)
+
+    def change_columns(self) -> pd.DataFrame:
+        """The hand-off file's change columns (:func:`clm_utils.periodic.migration.change_columns`)."""
+        return migration.change_columns(self.before.customers, self.after.customers, self.flows)
+
+    # -- stages and forecast -----------------------------------------------------------------
+    def stage_check(self) -> StageCheck:
+        """Observed stage transitions against the projection made at the earlier date."""
+        return stage_check(self.before.transactions, self.after.transactions, self.date_1, self.date_2,
+                           self.after.settings.stage_params())
+
+    @cached_property
+    def forecast(self) -> fc.ForecastCheck:
+        """The earlier run's forecast against the outcome (raises ModelError without a model then)."""
+        return fc.forecast_check(self.before, self.after.transactions, self.date_2)
+
+
+def open_change(run: Any, compare_dir: str | Path | None = None, compare_offset: str = DEFAULT_COMPARE_OFFSET,
+                lapsed_by: str = "activity") -> Change:
+    """The :class:`Change` between ``run`` and its comparison run (see
+    :func:`clm_utils.periodic.history.open_comparison_analysis`)."""
+    return Change(open_comparison_analysis(run, compare_dir, compare_offset), run, lapsed_by)
