@@ -6,17 +6,23 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clm_utils.errors import DataError, ParameterError
+from clm_utils.errors import DataError, ModelError, ParameterError
 from clm_utils.lifecycle import (
+    BASES,
     STAGES,
+    TransitionResult,
     assign_stages,
     evaluate_lifecycle_claims,
     lifecycle_curves,
+    lifecycle_curves_by_basis,
     plot_lifecycle_curves,
+    plot_lifecycle_curves_by_basis,
     plot_stage_sensitivity,
     plot_stage_value_grid,
+    resolve_params,
     stage_sensitivity,
     stage_shares,
+    stage_summary,
     stage_transitions,
     stage_value_grid,
 )
@@ -268,3 +274,76 @@ def test_cdnow_claims_are_not_forced(cdnow_master):
     # CDNOW volume is highest in the acquisition month: the hump of claim 1 is not there
     assert claims.iloc[0]["verdict"] == "not supported"
     assert claims.attrs["basis"] == "profit = revenue (no costs given)"
+
+
+def test_stage_summary_counts_and_revenue_by_hand(archetypes):
+    st = assign_stages(archetypes, AS_OF, recent_window=91)
+    rev = archetypes.groupby("customer_id")["amount"].sum()
+    table = stage_summary(st["stage"], rev)
+    assert list(table.index) == list(STAGES)
+    assert table.loc["terminated", "stage_zh"] == "流失期"  # the glossary's name (issue 13)
+    total = sum(rev)
+    for stage in STAGES:  # brute force over customers
+        members = [c for c in st.index if st.loc[c, "stage"] == stage]
+        assert table.loc[stage, "customers"] == len(members)
+        assert table.loc[stage, "share"] == pytest.approx(len(members) / len(st))
+        assert table.loc[stage, "revenue_share"] == pytest.approx(sum(rev[c] for c in members) / total)
+    assert table["customers"].sum() == len(st)
+    # a customer without revenue counts 0; no revenue at all gives no shares, not a division by zero
+    assert stage_summary(st, rev.iloc[1:])["customers"].sum() == len(st)
+    assert stage_summary(st, rev * 0)["revenue_share"].isna().all()
+
+
+def test_transitions_onto_given_stages_2(archetypes):
+    d1, d2 = AS_OF - pd.Timedelta(days=120), AS_OF
+    given = assign_stages(archetypes, d2, recent_window=91)["stage"]
+    tr = stage_transitions(archetypes, d1, d2, stages_2=given, recent_window=91)
+    # the column totals are the given stages, whatever they are
+    pd.testing.assert_series_equal(tr.counts.sum(axis=0), given.value_counts().reindex(list(STAGES), fill_value=0),
+                                   check_names=False)
+    flipped = given.astype(object).where(given != "terminated", "exploration")
+    tr2 = stage_transitions(archetypes, d1, d2, stages_2=flipped, recent_window=91)
+    assert tr2.counts["terminated"].sum() == 0
+    # the rows are the stages at date_1 with the thresholds resolved at date_2
+    p2 = resolve_params(archetypes, d2, recent_window=91)
+    s1 = assign_stages(archetypes, d1, **p2.__dict__)["stage"]
+    rows = tr.counts.loc[list(STAGES)].sum(axis=1)
+    pd.testing.assert_series_equal(rows, s1.value_counts().reindex(list(STAGES), fill_value=0), check_names=False)
+    assert tr.params["prior_rhythm"] == p2.prior_rhythm
+    assert (tr.projection_note() == "") == (not tr.unobserved_stages())
+    if tr.unobserved_stages():
+        assert tr.unobserved_stages()[0] in tr.projection_note()
+    assert len(tr.plot().axes) >= 2
+    with pytest.raises(ParameterError):
+        stage_transitions(archetypes, d1, d2, stages_2=given.astype(object).replace("decline", "falling"))
+    with pytest.raises(ParameterError):
+        stage_transitions(archetypes, d1, d2, stages_2=given.iloc[1:])
+    with pytest.raises(ModelError):
+        stage_transitions(archetypes, "2010-01-01", d2)
+
+
+def test_curves_by_basis_and_their_plot():
+    tx, _, _ = _hump_transactions(60)
+    both = lifecycle_curves_by_basis(tx, lookahead=2, n_boot=20, min_customers=10, margin=0.5)
+    assert list(both) == list(BASES)
+    assert both["retained"].basis == "retained" and both["acquired"].basis == "acquired"
+    one = lifecycle_curves(tx, basis="retained", lookahead=2, n_boot=20, min_customers=10, margin=0.5)
+    pd.testing.assert_frame_equal(both["retained"].table, one.table)
+    assert both["acquired"].profit_definition == "profit = 0.5 x revenue"
+    fig = plot_lifecycle_curves_by_basis(both)
+    assert len(fig.axes) == 4 and all(ax.get_xlabel() and ax.get_ylabel() for ax in fig.axes)
+    with pytest.raises(ParameterError):
+        lifecycle_curves_by_basis(tx, bases=())
+
+
+def test_projection_note_names_the_stages_nobody_was_in():
+    rows = list(STAGES) + ["new"]
+    counts = pd.DataFrame(np.eye(len(rows), len(STAGES), dtype=int) * 3, index=rows, columns=list(STAGES))
+    probs = counts.div(counts.sum(axis=1).where(lambda r: r > 0), axis=0).fillna(0.0)
+    tr = TransitionResult(pd.Timestamp("2020-01-01"), pd.Timestamp("2020-07-01"), counts, probs)
+    assert tr.projection_note() == ""
+    counts.loc["stability"] = 0
+    tr = TransitionResult(tr.date_1, tr.date_2, counts, counts.div(counts.sum(axis=1).where(lambda r: r > 0),
+                                                                     axis=0).fillna(0.0))
+    assert tr.unobserved_stages() == ["stability"]
+    assert tr.projection_note().startswith("Note: nobody was in stability at 2020-01-01, so the exit rates of that")

@@ -18,9 +18,11 @@ from clm_utils.lifecycle import (
     CLAIMS,
     calibration_table,
     claim_calibration,
+    claims_by_basis,
     claims_with_calibration,
     evaluate_lifecycle_claims,
     lifecycle_curves,
+    lifecycle_curves_by_basis,
 )
 from clm_utils.lifecycle.calibration import simulate_lifecycle_transactions
 
@@ -132,3 +134,65 @@ def test_null_false_positive_rate_and_power():
     by = cal.attrs["by_scenario"].set_index(["claim", "scenario"])
     # claim 1 (the hump) is the alternative in the volume-hump scenario
     assert by.loc[(CLAIMS[0], "volume_hump"), "supported"] >= 0.9
+
+
+def test_committed_calibration_of_the_acquired_basis():
+    """Both bases are committed; the acquired one meets the same Monte Carlo criterion as the slow test.
+
+    Criterion (exact binomial, stated in test_null_false_positive_rate_and_power): at most 18 of 200
+    null data sets "supported"."""
+    acq = calibration_table("acquired")
+    assert list(acq.index) == list(CLAIMS)
+    assert acq.attrs["settings"]["basis"] == "acquired" and acq.attrs["settings"]["n_sims"] >= 200
+    assert (np.round(acq["null_fp_rate"] * 200) <= 18).all()
+    assert calibration_table("retained").attrs["settings"]["basis"] == "retained"
+    with pytest.raises(ParameterError):
+        calibration_table("cohort")
+
+
+def test_claims_by_basis_joins_each_basis_with_its_own_calibration():
+    tx = simulate_lifecycle_transactions("theory", n_customers=400, seed=4)
+    curves = lifecycle_curves_by_basis(tx, tx.attrs["as_of"], n_boot=20)
+    out = claims_by_basis(curves, n_boot=100, seed=4)
+    assert list(out.index.get_level_values("basis").unique()) == ["retained", "acquired"]
+    for basis, c in curves.items():
+        claims = evaluate_lifecycle_claims(c, n_boot=100, seed=4)
+        cal = calibration_table(basis)
+        part = out.loc[basis]
+        pd.testing.assert_frame_equal(part[["estimate", "ci_lower", "ci_upper", "verdict", "selection", "test"]],
+                                      claims[["estimate", "ci_lower", "ci_upper", "verdict", "selection", "test"]])
+        np.testing.assert_array_equal(part["null_fp_rate"], cal["null_fp_rate"])
+        np.testing.assert_array_equal(part["power"], cal["power"])
+    assert out.attrs["basis"] == "profit = revenue (no costs given)"
+    assert out.attrs["note"] == ("What profit means here: profit = revenue (no costs given); "
+                                 "so claims 2-4 compare revenue with volume.")
+    assert out.attrs["method"].startswith("ages chosen on a random half")  # same split sizes: one sentence
+    assert set(out.attrs["calibration"]) == {"retained", "acquired"}
+    other = lifecycle_curves(tx, tx.attrs["as_of"], basis="acquired", margin=0.5, n_boot=20)
+    costly = claims_by_basis({"acquired": other}, n_boot=100, seed=4)
+    assert costly.attrs["note"] == "What profit means here: profit = 0.5 x revenue."
+    with pytest.raises(ParameterError):
+        claims_by_basis({"retained": curves["retained"], "acquired": other})
+    with pytest.raises(ParameterError):
+        claims_by_basis({})
+
+
+@pytest.mark.slow
+def test_null_false_positive_rate_and_power_acquired_basis():
+    """As test_null_false_positive_rate_and_power, on the acquired (cohort) basis, about 40 s.
+
+    Same Monte Carlo criterion (k <= 18 of 200 null data sets).  Power floor 0.5 for claims 1, 2
+    and 4 and 0.3 for claim 3: on the acquired basis churned customers count zero, which flattens
+    the late profit peak that claim 3 looks for (committed: 53.5%, Clopper-Pearson 46-61%)."""
+    n, crit = 200, 18
+    cal = claim_calibration(n_sims=n, seed=1, basis="acquired")
+    committed = calibration_table("acquired")
+    floors = dict(zip(CLAIMS, (0.5, 0.5, 0.3, 0.5)))
+    for claim, row in cal.iterrows():
+        assert round(row["null_fp_rate"] * n) <= crit, (claim, row["null_scenario"])
+        assert row["power"] >= floors[claim], (claim, row["power"])
+        for col in ("null_fp_rate", "power"):
+            p1, p2 = row[col], committed.loc[claim, col]
+            pbar = (p1 + p2) / 2
+            se = np.sqrt(max(pbar * (1 - pbar), 0.5 / n) * 2 / n)
+            assert abs(p1 - p2) <= 4.5 * se, (claim, col, p1, p2)

@@ -18,6 +18,7 @@ from clm_utils.lifecycle import (
     assign_stages,
     stage_validity,
     stage_validity_sensitivity,
+    validity_sensitivity_table,
 )
 from clm_utils.lifecycle.validity import PREDICTIONS
 
@@ -164,3 +165,49 @@ def test_cdnow_validity_and_the_decline_vs_exploration_explanation(cdnow_master)
     assert set(h.loc["exploration"].index) == {2}
     assert h.loc[("decline", 2)] > h.loc[("exploration", 2)]
     assert h.loc[("decline", 3)] > h.loc[("formation", 3)] and h.loc[("decline", 4)] > h.loc[("formation", 4)]
+
+
+def test_validity_sensitivity_table_by_hand():
+    long = pd.DataFrame({
+        "setting": ["default"] * 2 + ["decline_ratio=0.3"] * 2,
+        "prediction": [PREDICTIONS[1], PREDICTIONS[3]] * 2,
+        "holds": pd.array([True, pd.NA, False, True], dtype="boolean"),
+        "n_decline": [5, 5, 3, 3], "n_exploration": [7, 7, 9, 9],
+    })
+    wide = validity_sensitivity_table(long)
+    assert list(wide.index) == ["default", "decline_ratio=0.3"]  # input order, not alphabetical
+    assert list(wide.columns) == ["n_exploration", "n_decline", "2a", "3"]  # stages in STAGES order
+    assert wide.loc["default", "n_decline"] == 5 and wide.loc["decline_ratio=0.3", "n_exploration"] == 9
+    assert bool(wide.loc["default", "2a"])
+    assert wide.loc["default", "3"] is pd.NA
+    assert not bool(wide.loc["decline_ratio=0.3", "2a"]) and bool(wide.loc["decline_ratio=0.3", "3"])
+    with pytest.raises(ParameterError):
+        validity_sensitivity_table(long.drop(columns="holds"))
+
+
+def test_validity_sensitivity_table_matches_the_long_table(truth_data):
+    tx, _ = truth_data
+    long = stage_validity_sensitivity(tx, CAL, END, n_boot=30,
+                                      grid={"decline_ratio": [0.3], "terminated_multiple": [4.0]})
+    wide = validity_sensitivity_table(long)
+    assert list(wide.index) == ["default", "decline_ratio=0.3", "terminated_multiple=4"]
+    assert list(wide.columns[-5:]) == ["1", "2a", "2b", "3", "4"]
+    for _, r in long.iterrows():
+        got = wide.loc[r["setting"], r["prediction"].split(".")[0]]
+        assert (got is pd.NA and r["holds"] is pd.NA) or bool(got) == bool(r["holds"])
+        assert wide.loc[r["setting"], "n_decline"] == r["n_decline"]
+
+
+def test_cdnow_validity_at_the_calibration_end(cdnow_master):
+    """The notebook's narrative at CDNOW's calibration end (1997-09-30, holdout to 1998-06-30)."""
+    v = stage_validity(cdnow_master, "1997-09-30", "1998-06-30", n_boot=50)
+    t, h = v.table, v.by_history["p_no_purchase"]
+    assert t.loc["stability", "customers"] == 0
+    # one-time buyers are all terminated; exploration is two-purchase-day customers only
+    assert set(h.xs(1, level=1).index) == {"terminated"} and set(h.loc["exploration"].index) == {2}
+    assert t.loc["decline", "p_no_purchase"] < t.loc["exploration", "p_no_purchase"]
+    assert h.loc[("decline", 2)] > h.loc[("exploration", 2)]
+    assert h.loc[("decline", 3)] > h.loc[("formation", 3)] and h.loc[("decline", 4)] > h.loc[("formation", 4)]
+    for k in (2, 3, 4):  # terminated customers are the least likely to come back at every history
+        assert h.loc[("terminated", k)] == h.xs(k, level=1).max()
+    assert bool(v.predictions.loc[PREDICTIONS[1], "holds"]) and bool(v.predictions.loc[PREDICTIONS[4], "holds"])

@@ -24,11 +24,14 @@ Each claim's null false-positive rate is the largest "supported" rate over the s
 its null holds (claim 1: ``no_lifecycle``; claims 2-4: ``no_lifecycle`` and ``volume_hump``),
 with a Clopper-Pearson interval (the Monte Carlo margin).  The numbers describe the settings
 simulated here (400 customers, two years); a larger data set has more power.  The committed
-table (:func:`calibration_table`) was made with ``python -m clm_utils.lifecycle.calibration``;
-``tests/test_lifecycle_claims.py`` recomputes it.
+tables (:func:`calibration_table`, one per curve basis: ``retained`` and ``acquired``) were made
+with ``python -m clm_utils.lifecycle.calibration``; ``tests/test_lifecycle_claims.py``
+recomputes them.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -36,7 +39,7 @@ from scipy import stats
 
 from clm_utils.errors import ParameterError
 from clm_utils.lifecycle.claims import CLAIMS, evaluate_lifecycle_claims
-from clm_utils.lifecycle.curves import lifecycle_curves
+from clm_utils.lifecycle.curves import LifecycleCurves, lifecycle_curves, profit_definition
 
 SCENARIOS: tuple[str, ...] = ("no_lifecycle", "volume_hump", "theory")
 NULL_SCENARIOS: dict[str, tuple[str, ...]] = {
@@ -175,12 +178,21 @@ def claim_calibration(
     return out
 
 
-def calibration_table() -> pd.DataFrame:
-    """The committed calibration (see the module docstring): per claim null FP rate and power."""
+def calibration_table(basis: str = "retained") -> pd.DataFrame:
+    """The committed calibration of one curve basis (see the module docstring): per claim null FP rate and power.
+
+    ``basis``: ``"retained"`` or ``"acquired"`` (the basis of :func:`lifecycle_curves` the
+    simulated data sets were analysed on).  ``.attrs["settings"]``: the arguments of
+    :func:`claim_calibration` that made it.
+    """
     from clm_utils.lifecycle import _calibration_table as t
 
-    out = pd.DataFrame(t.ROWS).set_index("claim")
-    out.attrs["settings"] = dict(t.SETTINGS)
+    if basis not in t.TABLES:
+        raise ParameterError(f"no committed calibration for basis {basis!r}", parameter="basis",
+                             hint=f"use one of {tuple(t.TABLES)}")
+    entry = t.TABLES[basis]
+    out = pd.DataFrame(entry["rows"]).set_index("claim")
+    out.attrs["settings"] = dict(entry["settings"])
     return out
 
 
@@ -199,23 +211,79 @@ def claims_with_calibration(claims: pd.DataFrame, table: pd.DataFrame | None = N
     return out
 
 
-def _write_table(path: str, n_sims: int = 200, seed: int = 0) -> pd.DataFrame:
-    cal = claim_calibration(n_sims=n_sims, seed=seed)
+def claims_by_basis(
+    curves: Mapping[str, LifecycleCurves],
+    formation_ages: int = 3,
+    seed: int | None = None,
+    n_boot: int | None = None,
+) -> pd.DataFrame:
+    """The four claims tested on each basis's curves, each verdict with its calibration (for reports).
+
+    Parameters
+    ----------
+    curves
+        basis -> :class:`LifecycleCurves` (e.g. :func:`lifecycle_curves_by_basis`); each curve
+        object's ``basis`` picks its committed calibration (:func:`calibration_table`).
+    formation_ages, seed, n_boot
+        As in :func:`evaluate_lifecycle_claims`.
+
+    Returns
+    -------
+    DataFrame indexed by (``basis``, ``claim``) with the columns of
+    :func:`claims_with_calibration` plus ``selection`` (the ages chosen on the selection half)
+    and ``test``.  ``.attrs``: ``basis`` (what profit means, one sentence; the curves must share
+    it), ``method`` (how the claims were tested) and ``calibration`` (basis -> the calibration's
+    settings).
+    """
+    if not curves:
+        raise ParameterError("no curves given", parameter="curves", hint="pass {basis: LifecycleCurves}")
+    parts, methods, settings = [], {}, {}
+    profit = {c.profit_definition for c in curves.values()}
+    if len(profit) > 1:
+        raise ParameterError("the curves define profit differently: " + "; ".join(sorted(profit)),
+                             parameter="curves", hint="build every basis with the same margin and costs")
+    for name, c in curves.items():
+        claims = evaluate_lifecycle_claims(c, formation_ages=formation_ages, seed=seed, n_boot=n_boot)
+        table = calibration_table(c.basis)
+        joined = claims_with_calibration(claims, table).join(claims[["selection", "test"]])
+        parts.append(joined)
+        methods[name] = claims.attrs["method"]
+        settings[name] = dict(table.attrs["settings"])
+    out = pd.concat(parts, keys=list(curves), names=["basis", "claim"])
+    out.attrs["basis"] = profit.pop()
+    out.attrs["note"] = f"What profit means here: {out.attrs['basis']}" + (
+        "; so claims 2-4 compare revenue with volume." if out.attrs["basis"] == profit_definition() else ".")
+    unique = list(dict.fromkeys(methods.values()))
+    out.attrs["method"] = unique[0] if len(unique) == 1 else "; ".join(f"{k}: {v}" for k, v in methods.items())
+    out.attrs["calibration"] = settings
+    return out
+
+
+def _write_table(path: str, n_sims: int = 200, seed: int = 0,
+                 bases: tuple[str, ...] = ("retained", "acquired")) -> dict[str, pd.DataFrame]:
     cols = ["null_fp_rate", "null_scenario", "null_fp_ci_lower", "null_fp_ci_upper", "power", "power_ci_lower",
             "power_ci_upper", "n_sims"]
-    rows = [{"claim": c, **{k: (round(float(v), 4) if isinstance(v, float) else v) for k, v in r[cols].items()}}
-            for c, r in cal.iterrows()]
     lines = ['"""Committed claim calibration (written by `python -m clm_utils.lifecycle.calibration`)."""', "",
-             f"SETTINGS = {cal.attrs['settings']!r}", "", "ROWS = ["]
-    lines += [f"    {r!r}," for r in rows]
-    lines += ["]", ""]
+             "TABLES = {"]
+    out = {}
+    for basis in bases:
+        cal = claim_calibration(n_sims=n_sims, seed=seed, basis=basis)
+        out[basis] = cal
+        rows = [{"claim": c, **{k: (round(float(v), 4) if isinstance(v, float) else v) for k, v in r[cols].items()}}
+                for c, r in cal.iterrows()]
+        lines += [f"    {basis!r}: {{", f"        'settings': {cal.attrs['settings']!r},", "        'rows': ["]
+        lines += [f"            {r!r}," for r in rows]
+        lines += ["        ],", "    },"]
+    lines += ["}", ""]
     with open(path, "w", encoding="utf-8") as fh:
         fh.write("\n".join(lines))
-    return cal
+    return out
 
 
 if __name__ == "__main__":  # pragma: no cover - regenerates the committed table
     import pathlib
 
     target = pathlib.Path(__file__).with_name("_calibration_table.py")
-    print(_write_table(str(target)).round(3).to_string())
+    for name, table in _write_table(str(target)).items():
+        print(name)
+        print(table.round(3).to_string())

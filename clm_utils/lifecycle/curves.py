@@ -199,3 +199,40 @@ def plot_lifecycle_curves(curves: LifecycleCurves, axes: Any = None, currency: s
         ax.set_ylabel(ylab)
         ax.set_title(f"{name.capitalize()} per {curves.basis} customer, {int(100 * (1 - curves.alpha))}% band")
     return axes
+
+
+BASES: tuple[str, ...] = ("retained", "acquired")
+
+
+def lifecycle_curves_by_basis(
+    transactions: pd.DataFrame,
+    as_of: str | pd.Timestamp | None = None,
+    bases: tuple[str, ...] = BASES,
+    lookahead: int = 3,
+    **kwargs: Any,
+) -> dict[str, LifecycleCurves]:
+    """:func:`lifecycle_curves` on each basis with the same settings (the notebook compares them).
+
+    ``lookahead`` applies to the retained basis only; ``kwargs`` go to every call (``period``,
+    ``margin``, ``cost_per_order``, ``acquisition_cost``, ``n_boot``, ``seed``, ...).
+
+    Returns
+    -------
+    dict basis -> :class:`LifecycleCurves`, in the order of ``bases``.
+    """
+    if not bases:
+        raise ParameterError("bases must name at least one basis", parameter="bases", hint=f"use {BASES}")
+    return {b: lifecycle_curves(transactions, as_of, basis=b, **({"lookahead": lookahead} if b == "retained" else {}),
+                                **kwargs)
+            for b in bases}
+
+
+def plot_lifecycle_curves_by_basis(curves: dict[str, LifecycleCurves], currency: str = "USD") -> Any:
+    """One row of :func:`plot_lifecycle_curves` panels (volume, profit) per basis; returns the figure."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(curves), 2, figsize=(12, 3.75 * len(curves)), squeeze=False)
+    for row, c in zip(axes, curves.values()):
+        plot_lifecycle_curves(c, axes=row, currency=currency)
+    fig.tight_layout()
+    return fig

@@ -2,7 +2,7 @@
 
 The lifecycle theory (Dwyer, Schurr & Oh 1987; Chen Mingliang 陈明亮 2002) says a relationship
 moves through exploration 考察期, formation 形成期, stability 稳定期 and decline 退化期, and ends
-(terminated 终止).  This module turns that theory into measurements on transaction data.
+(terminated 流失期).  This module turns that theory into measurements on transaction data.
 
 Stage rule (:func:`assign_stages`)
 ----------------------------------
@@ -33,7 +33,7 @@ The rules, applied in this order (the first that matches wins, so every customer
 one stage):
 
 0. **exploration** 考察期 (young): ``tenure < young_tenure``, whatever the silence or P(alive).
-1. **terminated** 终止: ``silence >= terminated_multiple`` and ``recency >= min_silence``
+1. **terminated** 流失期: ``silence >= terminated_multiple`` and ``recency >= min_silence``
    (default 3: a buyer who still purchased at their own Poisson rhythm would show such a
    silence with probability e^-3 ≈ 5%), or ``p_alive < p_alive_terminated`` when P(alive) is
    given.
@@ -73,7 +73,7 @@ STAGES_ZH: dict[str, str] = {
     "formation": "形成期",
     "stability": "稳定期",
     "decline": "退化期",
-    "terminated": "终止",
+    "terminated": "流失期",
     "new": "新客户",
 }
 STAGE_STRATEGY: dict[str, str] = {
@@ -318,6 +318,37 @@ def assign_stages(
     out.index.name = "customer_id"
     out.attrs["params"] = p.__dict__.copy()
     out.attrs["as_of"] = str(as_of_ts.date())
+    return out
+
+
+def stage_summary(stages: pd.DataFrame | pd.Series, revenue: pd.Series) -> pd.DataFrame:
+    """Customers, customer share and revenue share per stage (all five stages, in order).
+
+    Parameters
+    ----------
+    stages
+        Output of :func:`assign_stages` or its ``stage`` Series (e.g. the run's
+        ``customers["stage"]``), indexed by customer.
+    revenue
+        Historical revenue per customer (same index; missing customers count 0).
+
+    Returns
+    -------
+    DataFrame indexed by ``stage`` with ``stage_zh``, ``customers``, ``share`` and
+    ``revenue_share`` (NaN when the total revenue is 0).
+    """
+    s = stages["stage"] if isinstance(stages, pd.DataFrame) else stages
+    s = s.astype(_STAGE_DTYPE)
+    rev = revenue.reindex(s.index).astype(float).fillna(0.0)
+    counts = s.value_counts().reindex(list(STAGES), fill_value=0).astype(int)
+    by_stage = rev.groupby(s, observed=False).sum().reindex(list(STAGES), fill_value=0.0)
+    total = float(rev.sum())
+    out = pd.DataFrame({
+        "stage_zh": [STAGES_ZH[x] for x in STAGES],
+        "customers": counts.to_numpy(),
+        "share": counts.to_numpy() / max(len(s), 1),
+        "revenue_share": by_stage.to_numpy() / total if total != 0 else np.nan,
+    }, index=pd.Index(list(STAGES), name="stage"))
     return out
 
 

@@ -59,6 +59,25 @@ class TransitionResult:
         """Stages nobody was in at ``date_1``: their exit rates are unknown (kept in place by project)."""
         return [s for s in STAGES if self.counts.loc[s].sum() == 0]
 
+    def projection_note(self) -> str:
+        """One sentence on the stages nobody was in at ``date_1`` ("" when every stage was observed)."""
+        empty = self.unobserved_stages()
+        if not empty:
+            return ""
+        return (f"Note: nobody was in {', '.join(empty)} at {self.date_1.date()}, so the exit rates of "
+                f"{'that stage' if len(empty) == 1 else 'those stages'} are unknown; the projection keeps customers "
+                "who reach it there, so read those shares as an upper bound.")
+
+    def plot(self) -> Any:
+        """The heatmap and the flow side by side; returns the figure."""
+        import matplotlib.pyplot as plt
+
+        fig, axes = plt.subplots(1, 2, figsize=(14, 5))
+        self.plot_heatmap(ax=axes[0])
+        self.plot_flow(ax=axes[1])
+        fig.tight_layout()
+        return fig
+
     def plot_heatmap(self, ax: Any = None) -> Any:
         """Row-normalised transition matrix as an annotated heatmap."""
         import matplotlib.pyplot as plt
@@ -151,20 +170,58 @@ def stage_transitions(
     date_2: str | pd.Timestamp,
     p_alive_1: pd.Series | None = None,
     p_alive_2: pd.Series | None = None,
+    stages_2: pd.Series | None = None,
     **params: Any,
 ) -> TransitionResult:
     """Transition matrix between the stages at two as-of dates.
 
-    The data-driven defaults (recent window, pooled rhythm) are resolved once at ``date_1`` and
-    used at both dates, so a change of stage reflects the customer, not a moved threshold.
-    Customers first seen after ``date_1`` form the row ``new``.
+    One set of thresholds is used at both dates, so a change of stage reflects the customer, not
+    a moved threshold: the data-driven defaults (recent window, pooled rhythm) are resolved once,
+    at ``date_1``, or at ``date_2`` when ``stages_2`` is given.  Customers first seen after
+    ``date_1`` form the row ``new``.
+
+    Parameters
+    ----------
+    transactions
+        ``customer_id``, ``date`` (datetime64), ``amount``.
+    date_1, date_2
+        The two dates (``date_1`` before ``date_2``).
+    p_alive_1, p_alive_2
+        Optional P(alive) at each date for the stage rule.
+    stages_2
+        The stages already assigned at ``date_2`` with ``params`` (e.g. a run's
+        ``customers["stage"]``, indexed by customer).  They are used as they are, so the column
+        totals equal that table; the thresholds are then resolved at ``date_2``, which is where
+        :func:`assign_stages` resolved them, and applied at ``date_1`` too.
+    **params
+        Fields of :class:`clm_utils.lifecycle.StageParams`.
+
+    Raises
+    ------
+    ModelError
+        When nobody bought on or before ``date_1`` (the data start later: move ``date_1``).
     """
     d1, d2 = pd.Timestamp(date_1), pd.Timestamp(date_2)
     if d2 <= d1:
         raise ParameterError("date_2 must be after date_1", parameter="date_2")
-    p = resolve_params(transactions, d1, **params)
+    if not (transactions["date"] <= d1).any():
+        raise ModelError(f"no purchases on or before {d1.date()}, so there are no stages to move from",
+                         hint="choose a later first date (e.g. a shorter transition_months)")
+    p = resolve_params(transactions, d2 if stages_2 is not None else d1, **params)
     s1 = assign_stages(transactions, d1, p_alive=p_alive_1, **p.__dict__)["stage"]
-    s2 = assign_stages(transactions, d2, p_alive=p_alive_2, **p.__dict__)["stage"]
+    if stages_2 is None:
+        s2 = assign_stages(transactions, d2, p_alive=p_alive_2, **p.__dict__)["stage"]
+    else:
+        s2 = stages_2.astype(object)
+        bad = ~s2.isin(list(STAGES))
+        if bad.any():
+            raise ParameterError(f"stages_2 holds {int(bad.sum())} values that are no stage, e.g. "
+                                 f"{s2[bad].iloc[0]!r}", parameter="stages_2", hint=f"use {', '.join(STAGES)}")
+        extra = s1.index.difference(s2.index)
+        if len(extra):
+            raise ParameterError(f"{len(extra)} customers bought by {d1.date()} but have no stage in stages_2, "
+                                 f"e.g. {extra[0]!r}", parameter="stages_2",
+                                 hint="pass the stages of every customer at date_2")
     before = s1.reindex(s2.index).astype(object).fillna("new")
     rows = list(STAGES) + ["new"]
     counts = pd.crosstab(pd.Categorical(before, categories=rows), pd.Categorical(s2.astype(object), categories=list(STAGES)),

@@ -305,4 +305,35 @@ def stage_validity_sensitivity(
     return out
 
 
-__all__ = ["PREDICTIONS", "StageValidity", "stage_validity", "stage_validity_sensitivity"]
+def validity_sensitivity_table(sensitivity: pd.DataFrame) -> pd.DataFrame:
+    """One row per setting of :func:`stage_validity_sensitivity`: stage counts and which predictions hold.
+
+    Parameters
+    ----------
+    sensitivity
+        The long table of :func:`stage_validity_sensitivity` (``setting``, ``prediction``,
+        ``holds``, ``n_<stage>``).
+
+    Returns
+    -------
+    DataFrame indexed by ``setting`` (in the order of the input, "default" first) with the
+    ``n_<stage>`` columns, then one nullable-boolean column per prediction named by its number
+    (``"1"``, ``"2a"``, ...; NA: not testable, a stage is empty).
+    """
+    need = {"setting", "prediction", "holds"}
+    missing = sorted(need - set(sensitivity.columns))
+    if missing:
+        raise ParameterError(f"the sensitivity table lacks the column(s) {', '.join(missing)}",
+                             parameter="sensitivity", hint="pass the output of stage_validity_sensitivity")
+    order = list(dict.fromkeys(sensitivity["setting"]))
+    counts = [f"n_{s}" for s in STAGES if f"n_{s}" in sensitivity.columns]
+    first = sensitivity.drop_duplicates("setting").set_index("setting").loc[order, counts]
+    key = sensitivity["prediction"].astype(str).str.split(".", n=1).str[0]
+    holds = (sensitivity.assign(key=key).pivot(index="setting", columns="key", values="holds")
+             .reindex(index=order, columns=list(dict.fromkeys(key))).astype("boolean"))
+    holds.columns.name = None
+    return first.join(holds)
+
+
+__all__ = ["PREDICTIONS", "StageValidity", "stage_validity", "stage_validity_sensitivity",
+           "validity_sensitivity_table"]
