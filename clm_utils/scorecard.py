@@ -145,17 +145,28 @@ def plot_value_by_stage(card: Scorecard, currency: str = "USD") -> Axes:
 
 
 def worth_saving(card: Scorecard, top_n: int = 10) -> pd.DataFrame:
-    """Repeat buyers with P(alive) below 0.5, by predicted CLV: the first names for a win-back call.
+    """Valuable customers at risk, by predicted CLV: the first names for a win-back call.
 
-    Returns the ``top_n`` rows of the scorecard table with ``revenue``, ``frequency``, ``p_alive``,
-    ``clv``, ``segment``, ``stage``, ``pyramid`` (empty when there is no CLV model).
+    At risk means a repeat buyer with P(alive) below 0.5; when the model gives everyone the same
+    P(alive) (the NBD has no dropout), a repeat buyer in the *decline* or *terminated* stage.
+    ``attrs["rule"]`` says which rule was used.  Returns the ``top_n`` rows with ``revenue``,
+    ``frequency``, ``p_alive``, ``clv``, ``segment``, ``stage``, ``pyramid`` (empty without CLV).
     """
     cols = ["revenue", "frequency", "p_alive", "clv", "segment", "stage", "pyramid"]
     if not card.has_clv:
-        return pd.DataFrame(columns=cols)
+        out = pd.DataFrame(columns=cols)
+        out.attrs["rule"] = "no CLV model on these data"
+        return out
     t = card.table
-    worth = t[(t["frequency"] > 0) & (t["p_alive"] < 0.5)].sort_values(["clv", "revenue"], ascending=False)
-    return worth[cols].head(top_n)
+    repeat = t["frequency"] > 0
+    if t.loc[repeat, "p_alive"].nunique() > 1:
+        risk, rule = t["p_alive"] < 0.5, "repeat buyers with P(alive) below 0.5"
+    else:
+        risk = t["stage"].astype(str).isin(["decline", "terminated"])
+        rule = "repeat buyers in decline or terminated (the model gives everyone the same P(alive))"
+    worth = t[repeat & risk].sort_values(["clv", "revenue"], ascending=False)[cols].head(top_n)
+    worth.attrs["rule"] = rule
+    return worth
 
 
 def focus_groups(plan: pd.DataFrame, min_share: float = 0.02) -> pd.DataFrame:

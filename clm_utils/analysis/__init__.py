@@ -185,7 +185,10 @@ class Analysis:
         if not self.chosen_model:
             return f"No transaction model on these data: {self.incomplete.get('clv', '')}"
         text = f"P(alive), expected purchases and CLV come from {self.chosen_model}, the model the CLV report chose."
-        if self.manifest["value"].get("one_time_buyers_alive"):
+        if self.chosen_model == "NBD":
+            text += (" The NBD has no dropout (the data show none within the calibration window), so every customer's"
+                     " P(alive) is 1: read who is at risk from the lifecycle stage and activity class instead.")
+        elif self.manifest["value"].get("one_time_buyers_alive"):
             text += (f" Under {self.chosen_model} a customer who never repeated has P(alive) = 1 by construction,"
                      " so read their P(alive) with their lifecycle stage, not instead of it.")
         return text

@@ -271,10 +271,20 @@ def _clusters(settings: Settings, summary: pd.DataFrame, transactions: pd.DataFr
 # ----------------------------------------------------------------------------------------------
 # Helpers
 # ----------------------------------------------------------------------------------------------
+#: What the user can do when a part is missing and the error itself names no remedy.
+REMEDIES: dict[str, str] = {
+    "no transaction model": "a BTYD model needs at least 10 repeat buyers: export a longer history or more customers; "
+                            "the other reports do not need it",
+    "no clusters": "clustering needs more customers than the largest k (k_max); with few customers read the RFM "
+                   "segments instead, or lower k_max",
+    "": "the other labels and reports do not need this one",
+}
+
+
 def _reason(exc: ModelError, what: str = "") -> str:
     """The stage's record of why a part is missing: what, why, and what the user can do."""
     text = f"{what}: {exc.message}" if what else exc.message
-    return text + (f" (what to do: {exc.hint})" if exc.hint else "")
+    return text + f" (what to do: {exc.hint or REMEDIES.get(what, REMEDIES[''])})"
 
 
 def _data_digest(settings: Settings) -> str:

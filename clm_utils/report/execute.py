@@ -38,7 +38,9 @@ def _kernel_env() -> tempfile.TemporaryDirectory[str]:
     spec_dir.mkdir(parents=True)
     spec = {"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}", "--IPKernelApp.log_level=ERROR"],
             "display_name": "Python 3 (clm-lab)", "language": "python",
-            "env": {"PYDEVD_DISABLE_FILE_VALIDATION": "1", "MPLBACKEND": "module://matplotlib_inline.backend_inline"}}
+            "env": {"PYDEVD_DISABLE_FILE_VALIDATION": "1", "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+                    # notebooks run side by side, one per core: threaded BLAS/OpenMP inside each only contends
+                    "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}}
     (spec_dir / "kernel.json").write_text(json.dumps(spec), encoding="utf-8")
     return tmp
 

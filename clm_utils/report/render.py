@@ -3,16 +3,37 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
-
 
 from clm_utils.report.execute import NotebookFailed
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 
-def render_html(notebook: Path, target: Path, *, show_code: bool = False, nav: str = "", footer: str = "") -> None:
-    """Render an executed notebook to self-contained HTML (no network resources)."""
+#: Font list of report pages: the embedded CJK face first (it covers only CJK code points), then system fonts.
+FONT_STACK = ("'CLM Lab Sans SC', system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, "
+              "'Noto Sans CJK SC', 'PingFang SC', 'Microsoft YaHei', sans-serif")
+
+
+def cjk_font_css(texts: Iterable[str]) -> str:
+    """One ``<style>`` block embedding the Chinese glyphs used anywhere in ``texts`` (empty when there are none).
+
+    Built once per run over all its pages, so Chinese reads on a machine without CJK fonts while every
+    page stays self-contained (:func:`clm_utils.fonts.font_face_css`).
+    """
+    from clm_utils.fonts import font_face_css
+
+    css = font_face_css("".join(texts))
+    if not css:
+        return ""
+    return (f"<style>{css}body, .jp-RenderedHTMLCommon, .jp-RenderedText pre, table "
+            f"{{font-family: {FONT_STACK};}}</style>")
+
+
+def render_html(notebook: Path, target: Path, *, show_code: bool = False, nav: str = "", footer: str = "",
+                head: str = "") -> None:
+    """Render an executed notebook to self-contained HTML (no network resources); ``head`` goes into ``<head>``."""
     import nbformat
     from nbconvert import HTMLExporter
 
@@ -22,6 +43,8 @@ def render_html(notebook: Path, target: Path, *, show_code: bool = False, nav: s
                             exclude_output_prompt=True, embed_images=True)
     resources = {"metadata": {"name": _title(nb) or notebook.stem}, "clm_nav": nav, "clm_footer": footer}
     body, _ = exporter.from_notebook_node(nb, resources=resources)
+    if head:
+        body = body.replace("</head>", head + "\n</head>", 1)
     leaks = external_resources(body)
     if leaks:
         raise NotebookFailed(f"{notebook.name}: the HTML would load {leaks[0]} from the network")
