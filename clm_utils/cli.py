@@ -11,6 +11,7 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from clm_utils import config
@@ -22,6 +23,8 @@ examples:
   clm run --data sales.csv --as-of 2025-12-31 --columns customer_id=CustomerID,date=InvoiceDate,amount=Total
   clm run --config run.yml --notebooks 00,03 --show-code
   clm validate --data sales.csv --date-format %d/%m/%Y
+  clm run --as-of 1998-03-31 --compare-to 1997-12-31   what changed since the last quarter (notebook 07)
+  clm history --from 1997-06-30 --to 1998-06-30 --every 1Q   one dated run per quarter
 
 exit codes: 0 success, 2 bad data or parameters (one line on stderr), 1 internal failure
 """
@@ -91,10 +94,25 @@ def build_parser() -> argparse.ArgumentParser:
                    help="set a notebook's own parameter (repeatable); VALUE is read as YAML, e.g. period=Q")
     o = run.add_argument_group("output")
     o.add_argument("--output", metavar="DIR", help=f"output folder (default {config.REPORTS_DIR})")
-    o.add_argument("--run-name", metavar="NAME", help="sub-folder of this run (default: data file name and as-of date)")
+    o.add_argument("--run-name", metavar="NAME", help="sub-folder of this run (default: the as-of date when one is "
+                                                       "given, e.g. 1998-03-31, else the data file's name)")
     o.add_argument("--notebooks", metavar="LIST", help="which notebooks, e.g. 00,03 or clv (default: all, in order)")
     o.add_argument("--show-code", action="store_true", default=None, help="show the code cells in the HTML")
     o.add_argument("--jobs", type=int, metavar="N", help="notebooks run at once (default: 2, or 1 on one core)")
+    o.add_argument("--compare-to", metavar="DATE", help="compare with the analysis at this earlier as-of date "
+                   "(notebook 07 and the hand-off file's change columns); default: the as-of date minus 07's "
+                   "compare_offset (3M)")
+
+    hist = sub.add_parser("history", parents=[run], add_help=False,
+                          help="backfill dated runs on one export: one run per as-of date",
+                          description="One complete run per as-of date from --from to --to every --every, each "
+                                      "named by its date and compared with the previous one; takes every option "
+                                      "of `clm run` except --as-of, --run-name and --compare-to.")
+    h = hist.add_argument_group("history")
+    h.add_argument("--from", dest="date_from", metavar="DATE", required=True, help="first as-of date (YYYY-MM-DD)")
+    h.add_argument("--to", dest="date_to", metavar="DATE", required=True, help="last as-of date (included)")
+    h.add_argument("--every", metavar="STEP", default="1M",
+                   help="calendar step: 1M (default), 1Q, 2W, 1Y, ...; month ends stay month ends")
 
     val = sub.add_parser("validate", help="check a data file and print its data-quality table",
                          description="Load and validate a transaction file without running any notebook.")
@@ -132,7 +150,7 @@ def _params(items: Sequence[str], flag: str = "param") -> dict[str, object]:
     return out
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def _run_options(args: argparse.Namespace) -> Any:
     from clm_utils import report
 
     file_values = report.read_config_file(args.config) if args.config else {}
@@ -140,12 +158,36 @@ def cmd_run(args: argparse.Namespace) -> int:
         data_path=args.data, columns=args.columns, date_format=args.date_format, as_of=args.as_of,
         calibration_end=args.calibration_end, time_unit=args.time_unit, currency=args.currency, lang=args.lang,
         seed=args.seed, output_dir=args.output, run_name=args.run_name, notebooks=args.notebooks,
-        show_code=args.show_code, params=_params(args.param) or None, jobs=args.jobs,
+        show_code=args.show_code, params=_params(args.param) or None, jobs=args.jobs, compare_to=args.compare_to,
     )
     flags |= _policies(args) | _params(args.set_, "set")
-    opts = report.build_options(file_values, **flags)
-    index = report.run(opts)
-    print(f"reports written: {index}")
+    return report.build_options(file_values, **flags)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from clm_utils import report
+    from clm_utils.report.index import summary_line
+
+    opts = _run_options(args)
+    report.run(opts)
+    print(summary_line(Path(opts.output_dir) / opts.run_name))  # one line for schedulers (issue 12)
+    return 0
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from clm_utils.periodic import run_history
+    from clm_utils.report.index import summary_line
+
+    for flag, value in (("--as-of", args.as_of), ("--run-name", args.run_name), ("--compare-to", args.compare_to)):
+        if value:
+            raise ParameterError(f"{flag} does not apply to `clm history`", parameter=flag.lstrip("-"),
+                                 hint="the runs are named by their as-of dates from --from to --to")
+    opts = _run_options(args)
+    if opts.settings.as_of:
+        raise ParameterError("as_of does not apply to `clm history`", parameter="as_of",
+                             hint="remove it from the config file; give --from and --to")
+    for folder in run_history(opts, args.date_from, args.date_to, args.every):
+        print(summary_line(folder))
     return 0
 
 
@@ -191,7 +233,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             parser.print_help()
             return 2
-        handler = {"run": cmd_run, "validate": cmd_validate, "refresh-notebooks": cmd_refresh,
+        handler = {"run": cmd_run, "history": cmd_history, "validate": cmd_validate, "refresh-notebooks": cmd_refresh,
                    "summarize": cmd_summarize}[args.command]
         return handler(args)
     except UserError as exc:

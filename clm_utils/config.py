@@ -51,6 +51,7 @@ NOTEBOOKS: tuple[str, ...] = (
     "04_lifecycle",
     "05_survival",
     "06_summary",
+    "07_change",
 )
 
 

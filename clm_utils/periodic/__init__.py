@@ -14,6 +14,7 @@ module                      concept
 from clm_utils.periodic.compare import Change, StageCheck, open_change, stage_check
 from clm_utils.periodic.forecast_check import ForecastCheck, forecast_check
 from clm_utils.periodic.history import (
+    prepare_run_comparison,
     COMPARE_SUBDIR,
     DEFAULT_COMPARE_OFFSET,
     as_of_dates,
@@ -24,7 +25,15 @@ from clm_utils.periodic.history import (
     run_history,
     shift_date,
 )
-from clm_utils.periodic.kpis import KPIS, MONEY_KPIS, PERCENT_KPIS, headline_kpis, kpi_deltas, kpis_from_tables
+from clm_utils.periodic.kpis import (
+    KPIS,
+    MONEY_KPIS,
+    PERCENT_KPIS,
+    headline_kpis,
+    kpi_deltas,
+    kpi_table,
+    kpis_from_tables,
+)
 from clm_utils.periodic.migration import (
     DIMENSIONS,
     FLOW_STATUSES,
@@ -42,6 +51,6 @@ __all__ = [
     "COMPARE_SUBDIR", "DEFAULT_COMPARE_OFFSET", "DIMENSIONS", "FLOW_STATUSES", "KPIS", "MONEY_KPIS", "PERCENT_KPIS",
     "Change", "ForecastCheck", "StageCheck", "as_of_dates", "change_columns", "comparison_date",
     "comparison_settings", "customer_flows", "flow_summary", "forecast_check", "headline_kpis", "kpi_deltas",
-    "kpis_from_tables", "lapsed", "migration_matrix", "movers", "open_change", "open_comparison_analysis",
-    "period_purchases", "plot_flow", "prepare_comparison", "run_history", "shift_date", "stage_check",
+    "kpi_table", "kpis_from_tables", "lapsed", "migration_matrix", "movers", "open_change", "open_comparison_analysis",
+    "period_purchases", "plot_flow", "prepare_comparison", "prepare_run_comparison", "run_history", "shift_date", "stage_check",
 ]

@@ -39,6 +39,24 @@ class StageCheck:
     mix: pd.DataFrame
     note: str = ""
 
+    def plot_mix(self, ax: Any = None) -> Any:
+        """Bars of the stage mix: at the earlier date, projected for the later date, observed then."""
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(8, 4))
+        x = np.arange(len(self.mix))
+        for i, (col, label) in enumerate((("at_date_1", "at the earlier date"), ("projected", "projected (Markov)"),
+                                          ("observed", "observed"))):
+            ax.bar(x + (i - 1) * 0.27, self.mix[col].fillna(0.0), width=0.27, label=label)
+        ax.set_xticks(x, list(self.mix.index))
+        ax.set_ylabel("share of the customers known at the earlier date")
+        ax.set_xlabel("lifecycle stage")
+        ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _p: f"{v:.0%}"))
+        ax.set_title("Stage mix: Markov projection made at the earlier date vs what happened")
+        ax.legend(fontsize=8)
+        return ax
+
 
 def stage_check(before_tx: pd.DataFrame, after_tx: pd.DataFrame, date_1: Any, date_2: Any,
                 stage_params: dict[str, Any] | None = None) -> StageCheck:
@@ -163,6 +181,25 @@ class Change:
         """Observed stage transitions against the projection made at the earlier date."""
         return stage_check(self.before.transactions, self.after.transactions, self.date_1, self.date_2,
                            self.after.settings.stage_params())
+
+    def summary_text(self) -> str:
+        """A few sentences for the business: KPIs that moved, won-back and lost customers, the retention
+        list and, when the earlier run had a model, the forecast error."""
+        d = self.kpi_deltas()
+        moved = [f"{k} {r['direction']} {abs(r['relative_change']):.1%}" for k, r in d.iterrows()
+                 if r["direction"] in ("up", "down") and np.isfinite(r["relative_change"])]
+        s = self.flow_summary()
+        n = s["customers"]
+        text = [f"Between {self.date_1.date()} and {self.date_2.date()}: " + ("; ".join(moved) or "no KPI moved") + ".",
+                f"{n['new']:,} new customers, {n['retained']:,} retained, {n['lost']:,} lost and {n['reactivated']:,} "
+                f"won back (they bought {s.loc['reactivated', 'revenue_share']:.1%} of the period's revenue).",
+                f"{self.movers(0).attrs['n']:,} high-value customers fell a tier or entered decline: the retention list."]
+        if not self.before.incomplete.get("clv"):
+            t = self.forecast.totals()
+            text.append(f"The forecast made at {self.date_1.date()} expected {t.loc['purchase days', 'forecast']:,.0f} "
+                        f"purchase days; {t.loc['purchase days', 'actual']:,.0f} happened "
+                        f"({t.loc['purchase days', 'relative_error']:+.1%}).")
+        return " ".join(text)
 
     @cached_property
     def forecast(self) -> fc.ForecastCheck:

@@ -204,3 +204,32 @@ def run_history(opts: Any, start: Any, end: Any, every: str,
         folders.append(Path(opts.output_dir) / date)
         previous = date
     return folders
+
+
+#: Notebook that narrates the comparison (its parameters: ``compare_dir``, ``compare_offset``).
+CHANGE_NOTEBOOK = "07_change"
+
+
+def prepare_run_comparison(opts: Any, result: Any, staging: Path,
+                           log: Callable[[str], None] | None = None) -> tuple[Path | None, dict[str, Any]]:
+    """The comparison of a ``clm run``: ``--compare-to``, else the as-of date minus 07's ``compare_offset``.
+
+    Without ``--compare-to`` a comparison is made only when notebook 07 runs; when its date lies
+    before the data there is none (07 then says why and the run goes on).
+
+    Returns
+    -------
+    The comparison analysis folder inside the run (or None) and the run.json entries
+    ``compare_to`` and ``comparison_note``.
+    """
+    explicit = getattr(opts, "compare_to", None)
+    if explicit:
+        date: Any = explicit
+    elif CHANGE_NOTEBOOK in opts.notebooks:
+        date = comparison_date(result.observation_end, opts.params.get("compare_offset", DEFAULT_COMPARE_OFFSET))
+    else:
+        return None, {"compare_to": None, "comparison_note": "no comparison asked for"}
+    folder, note = prepare_comparison(opts.settings, result, date, staging, explicit=bool(explicit), log=log)
+    if note and log:
+        log(f"comparison: {note}")
+    return folder, {"compare_to": str(pd.Timestamp(date).date()) if folder else None, "comparison_note": note}

@@ -116,3 +116,35 @@ def kpi_deltas(before: Mapping[str, float | None], after: Mapping[str, float | N
         rows.append({"kpi": label, "before": b, "after": a, "change": change, "relative_change": rel,
                      "direction": direction, "reading": reading})
     return pd.DataFrame(rows).set_index("kpi")
+
+
+def kpi_table(deltas: pd.DataFrame, currency: str = "USD") -> pd.DataFrame:
+    """:func:`kpi_deltas` as display text: each row in its own unit (counts, money, shares), arrows for the direction.
+
+    Shares change in percentage points (``pp``); the relative change is a percentage of the earlier value.
+    """
+    from clm_utils.plots import currency_symbol
+
+    symbol = currency_symbol(currency)
+    kinds = {KPIS[k][0]: ("share" if k in PERCENT_KPIS else "money" if k in MONEY_KPIS else "count") for k in KPIS}
+
+    def fmt(v: float, kind: str, signed: bool = False) -> str:
+        if not np.isfinite(v):
+            return "–"
+        sign = ("+" if v > 0 else "-" if v < 0 else "±") if signed else ("-" if v < 0 else "")
+        if kind == "share":
+            return f"{sign}{abs(v) * 100:.1f} pp" if signed else f"{v:.1%}"
+        if kind == "money":
+            return f"{sign}{symbol}{abs(v):,.0f}"
+        return f"{sign}{abs(v):,.0f}"
+
+    arrows = {"up": "▲ up", "down": "▼ down", "unchanged": "= unchanged"}
+    rows = []
+    for label, r in deltas.iterrows():
+        kind = kinds.get(str(label), "count")
+        rel = r["relative_change"]
+        rows.append({"kpi": label, "before": fmt(r["before"], kind), "after": fmt(r["after"], kind),
+                     "change": fmt(r["change"], kind, signed=True),
+                     "relative change": f"{rel:+.1%}" if np.isfinite(rel) else "–",
+                     "direction": arrows.get(r["direction"], r["direction"]), "reading": r["reading"]})
+    return pd.DataFrame(rows).set_index("kpi")

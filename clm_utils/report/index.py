@@ -12,7 +12,6 @@ from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
-
 #: Packages whose versions are recorded in every run's metadata.
 RECORDED_PACKAGES = ("clm-lab", "numpy", "pandas", "scipy", "statsmodels", "scikit-learn", "matplotlib",
                      "seaborn", "papermill", "nbconvert")
@@ -89,27 +88,124 @@ def run_section(meta: Mapping[str, Any], link_prefix: str = "") -> str:
     )
 
 
-def write_top_index(output_dir: Path, latest: str) -> Path:
-    """Write ``output_dir/index.html``: the latest run in full, then links to the other runs."""
+def _runs(output_dir: Path) -> list[dict[str, Any]]:
+    """Every finished run's ``run.json`` under ``output_dir``, newest as-of date first (then newest finished)."""
     runs = []
     for meta_file in sorted(output_dir.glob("*/run.json")):
         try:
-            runs.append(json.loads(meta_file.read_text(encoding="utf-8")))
+            meta = json.loads(meta_file.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError):
             continue
-    runs.sort(key=lambda m: (m["run_name"] != latest, m.get("finished", "")), reverse=False)
+        if isinstance(meta, dict) and "run_name" in meta:
+            runs.append(meta)
+    runs.sort(key=lambda m: (_as_of(m), m.get("finished", ""), m["run_name"]), reverse=True)
+    return runs
+
+
+def _as_of(meta: Mapping[str, Any]) -> str:
+    return str(meta.get("as_of") or meta.get("data", {}).get("observation_end", ""))
+
+
+#: Headline KPIs on the index (key, column title, kind); defined in clm_utils.periodic.kpis.
+INDEX_KPIS: tuple[tuple[str, str, str], ...] = (
+    ("active_customers", "active customers", "count"),
+    ("revenue", "revenue, last 3 months", "money"),
+    ("repeat_rate", "repeat rate", "share"),
+    ("total_clv", "total CLV", "money"),
+    ("share_in_decline", "share in decline", "share"),
+)
+
+
+def _kpi_text(value: Any, kind: str) -> str:
+    if value is None:
+        return "–"
+    v = float(value)
+    if kind == "share":
+        return f"{v:.1%}"
+    if kind == "money":
+        return f"{v:,.0f}"
+    return f"{v:,.0f}"
+
+
+def sparkline(values: Sequence[float | None], width: int = 120, height: int = 28) -> str:
+    """An inline SVG line of ``values`` (oldest first), self-contained; missing values leave gaps."""
+    pts = [(i, float(v)) for i, v in enumerate(values) if v is not None]
+    if not pts:
+        return ""
+    lo, hi = min(v for _, v in pts), max(v for _, v in pts)
+    n = max(len(values) - 1, 1)
+    pad = 3.0
+
+    def xy(i: int, v: float) -> tuple[float, float]:
+        x = pad + (width - 2 * pad) * (i / n if len(values) > 1 else 0.5)
+        y = height / 2 if hi == lo else pad + (height - 2 * pad) * (1 - (v - lo) / (hi - lo))
+        return round(x, 1), round(y, 1)
+
+    coords = [xy(i, v) for i, v in pts]
+    line = " ".join(f"{x},{y}" for x, y in coords)
+    last = coords[-1]
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}"'
+            f' role="img" aria-label="trend"><polyline fill="none" stroke="#4c72b0" stroke-width="1.5" '
+            f'points="{line}"/><circle cx="{last[0]}" cy="{last[1]}" r="2.5" fill="#c44e52"/></svg>')
+
+
+def kpi_trend(runs: Sequence[Mapping[str, Any]]) -> str:
+    """The KPI trend block: one sparkline per headline KPI over the runs of one data file, by as-of date."""
+    if not runs:
+        return ""
+    sha = runs[0]["data"].get("sha256")
+    by_date: dict[str, Mapping[str, Any]] = {}
+    for m in runs:  # newest finished first within a date (runs are sorted), keep that one
+        if m["data"].get("sha256") == sha and m.get("kpis") and _as_of(m) not in by_date:
+            by_date[_as_of(m)] = m
+    series = [by_date[d] for d in sorted(by_date)]
+    if not series:
+        return ""
+    rows = []
+    for key, title, kind in INDEX_KPIS:
+        values = [m["kpis"].get(key) for m in series]
+        known = [v for v in values if v is not None]
+        if not known:
+            continue
+        rows.append(f"<tr><td>{html.escape(title)}</td><td>{sparkline(values)}</td>"
+                    f"<td>{_kpi_text(known[0], kind)}</td><td>{_kpi_text(known[-1], kind)}</td></tr>")
+    head = (f"<h2>Trend</h2><p class=\"muted\">{len(series)} as-of date(s) of "
+            f"{html.escape(str(runs[0]['data'].get('file', '')))}, {html.escape(_as_of(series[0]))} to "
+            f"{html.escape(_as_of(series[-1]))}.</p>")
+    return (head + "<table><tr><th>KPI</th><th>trend</th><th>first</th><th>latest</th></tr>"
+            + "".join(rows) + "</table>")
+
+
+def runs_table(runs: Sequence[Mapping[str, Any]]) -> str:
+    """Every run, newest as-of date first, with its headline KPIs and how many reports are complete."""
+    head = ("<tr><th>run</th><th>as-of</th><th>data</th><th>customers</th>"
+            + "".join(f"<th>{html.escape(t)}</th>" for _, t, _ in INDEX_KPIS) + "<th>reports</th></tr>")
+    body = []
+    for m in runs:
+        k = m.get("kpis") or {}
+        reports = m.get("reports", [])
+        incomplete = sum(1 for r in reports if r.get("incomplete"))
+        status = f"{len(reports) - incomplete} complete" + (f", {incomplete} incomplete" if incomplete else "")
+        body.append(
+            f'<tr><td><a href="{html.escape(m["run_name"])}/index.html">{html.escape(m["run_name"])}</a></td>'
+            f"<td>{html.escape(_as_of(m))}</td><td>{html.escape(str(m['data'].get('file', '')))}</td>"
+            f"<td>{m['data'].get('customers', 0):,}</td>"
+            + "".join(f"<td>{_kpi_text(k.get(key), kind)}</td>" for key, _, kind in INDEX_KPIS)
+            + f"<td>{status}</td></tr>")
+    return "<h2>Runs</h2><table>" + head + "".join(body) + "</table>"
+
+
+def write_top_index(output_dir: Path, latest: str) -> Path:
+    """Write ``output_dir/index.html``: the KPI trend, every run newest first, then ``latest`` in full."""
+    runs = _runs(output_dir)
     sections = ["<h1>CLM Lab reports</h1>",
                 "<p>Customer-lifecycle analyses of transaction data, one report per notebook. "
                 "Every file opens offline.</p>"]
     if runs:
-        sections.append(run_section(runs[0], link_prefix=f"{runs[0]['run_name']}/"))
-    if len(runs) > 1:
-        items = "".join(
-            f'<li><a href="{html.escape(m["run_name"])}/index.html">{html.escape(m["run_name"])}</a> '
-            f'<span class="muted">({html.escape(m.get("finished", ""))}, {html.escape(m["data"]["file"])})</span></li>'
-            for m in runs[1:]
-        )
-        sections.append(f"<h2>Other runs</h2><ul>{items}</ul>")
+        sections.append(kpi_trend(runs))
+        sections.append(runs_table(runs))
+        shown = next((m for m in runs if m["run_name"] == latest), runs[0])
+        sections.append(run_section(shown, link_prefix=f"{shown['run_name']}/"))
     target = output_dir / "index.html"
     tmp = output_dir / f".index.html.{os.getpid()}.tmp"
     tmp.write_text(_index_page("CLM Lab reports", sections), encoding="utf-8")
@@ -117,3 +213,10 @@ def write_top_index(output_dir: Path, latest: str) -> Path:
     return target
 
 
+def summary_line(run_folder: Path) -> str:
+    """One line for a scheduler's log: run name, as-of date, customers, complete/incomplete reports, folder."""
+    meta = json.loads((Path(run_folder) / "run.json").read_text(encoding="utf-8"))
+    reports = meta.get("reports", [])
+    incomplete = sum(1 for r in reports if r.get("incomplete"))
+    return (f"clm: run {meta['run_name']} as-of {_as_of(meta)}: {meta['data']['customers']:,} customers, "
+            f"{len(reports) - incomplete} reports complete, {incomplete} incomplete -> {Path(run_folder)}")

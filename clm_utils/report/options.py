@@ -20,7 +20,8 @@ from clm_utils.settings import ALIASES, Settings
 
 #: Settings of the run itself (not of the analysis), with their YAML spellings.
 RUN_KEYS: dict[str, str] = {"output": "output_dir", "output_dir": "output_dir", "run_name": "run_name",
-                            "notebooks": "notebooks", "show_code": "show_code", "params": "params", "jobs": "jobs"}
+                            "notebooks": "notebooks", "show_code": "show_code", "params": "params", "jobs": "jobs",
+                            "compare_to": "compare_to"}  # compare_to: issue 12 (periodic reports)
 
 
 @dataclass
@@ -38,6 +39,9 @@ class RunOptions:
     show_code: bool = False
     params: dict[str, Any] = field(default_factory=dict)
     jobs: int = 2
+    #: The earlier as-of date this run is compared with (notebook 07, hand-off change columns); None:
+    #: the as-of date minus notebook 07's ``compare_offset`` when 07 runs (clm_utils.periodic).
+    compare_to: str | None = None
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
@@ -108,7 +112,17 @@ def build_options(file_values: Mapping[str, Any] | None = None, **flags: Any) ->
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ParameterError(f"{jobs!r} is not a whole number ≥ 1", parameter="jobs", hint="e.g. --jobs 2")
     opts.jobs = jobs
+    # --- periodic reports (issue 12): comparison date; a run with an as-of date is named by that date ---
+    from clm_utils.settings import as_date_text
+
+    opts.compare_to = as_date_text(run_values.get("compare_to"), "compare_to")
+    if opts.compare_to and settings.as_of and opts.compare_to >= settings.as_of:
+        raise ParameterError(f"--compare-to {opts.compare_to} is not before the as-of date {settings.as_of}",
+                             parameter="compare_to", hint="compare with an earlier date")
     name = run_values.get("run_name")
+    if name is None and settings.as_of:
+        name = settings.as_of
+    # --- end periodic reports ---
     if name is None:
         stem = Path(settings.data_path).stem if settings.data_path else "cdnow"
         name = stem + (f"_{settings.as_of}" if settings.as_of else "")

@@ -29,9 +29,14 @@ from clm_utils.report.execute import (
     declared_parameters,
     execute_notebook,
 )
-from clm_utils.report.index import _index_page, package_versions, run_section, write_top_index
+from clm_utils.report.index import (
+    _index_page,
+    package_versions,
+    run_section,
+    write_top_index,
+)
 from clm_utils.report.options import RunOptions
-from clm_utils.report.render import _title, render_html
+from clm_utils.report.render import _title, cjk_font_css, render_html
 
 #: Parameters every notebook declares: the run's folder, and overrides of the settings when run alone.
 COMMON_PARAMETERS = ("settings", "run_dir")
@@ -89,25 +94,35 @@ def run(opts: RunOptions, log: Callable[[str], None] | None = None) -> Path:
         artifacts.copy_folder(cached, staging / analysis.RUN_SUBDIR)
         result = analysis.Analysis(staging / analysis.RUN_SUBDIR)
         timings["analysis stage"] = round(time.time() - tick, 1)
-        write_scorecard(result, staging)
+        # --- periodic reports (issue 12): the comparison analysis, for 07 and the hand-off change columns ---
+        from clm_utils import periodic
+
+        compare_dir, compare_meta = periodic.history.prepare_run_comparison(opts, result, staging, log)
+        previous = analysis.Analysis(compare_dir) if compare_dir else None
+        extra = {"compare_dir": str(compare_dir)} if compare_dir else {}
+        # --- end periodic reports ---
+        write_scorecard(result, staging, previous)
         # 2. the notebooks, in parallel: they only read the analysis
-        reports = _execute_all(opts, sources, declared, staging, output_dir, log)
+        reports = _execute_all(opts, sources, declared, staging, output_dir, log, extra)
         for rep in reports:
             timings[rep["notebook"]] = rep["seconds"]
         # 3. HTML and the index
         tick = time.time()
         meta = _run_meta(opts, result, reports, started)
+        meta |= {"as_of": str(result.observation_end.date()), **compare_meta,  # periodic reports (issue 12)
+                 "kpis": periodic.headline_kpis(result)}
         footer = (f"CLM Lab run <b>{html.escape(run_name)}</b>: data {html.escape(meta['data']['file'])} "
                   f"(SHA-256 {meta['data']['sha256'][:12]}…), as-of {meta['data']['observation_end']}, "
                   f"{meta['finished']}.")
         import nbformat
 
         nav = " · ".join(f'<a href="{r["notebook"]}.html">{html.escape(r["notebook"])}</a>' for r in reports)
+        books = {source.name: nbformat.read(staging / source.name, as_version=4) for source in sources}
+        head = cjk_font_css(json.dumps(nb, ensure_ascii=False) for nb in books.values())
         for rep, source in zip(reports, sources):
-            nb = nbformat.read(staging / source.name, as_version=4)
-            rep["title"] = _title(nb) or source.stem
+            rep["title"] = _title(books[source.name]) or source.stem
             render_html(staging / source.name, staging / rep["html"], show_code=opts.show_code,
-                        nav=f'<a href="index.html">Index</a> · {nav}', footer=footer)
+                        nav=f'<a href="index.html">Index</a> · {nav}', footer=footer, head=head)
         timings["render"] = round(time.time() - tick, 1)
         meta["files"] = sorted(p.name for p in staging.iterdir() if p.suffix in (".csv", ".parquet", ".xlsx"))
         meta["timings"] = timings
@@ -125,8 +140,12 @@ def run(opts: RunOptions, log: Callable[[str], None] | None = None) -> Path:
 
 
 def _execute_all(opts: RunOptions, sources: list[Path], declared: dict[str, set[str]], staging: Path,
-                 output_dir: Path, log: Callable[[str], None]) -> list[dict[str, Any]]:
-    """Execute the notebooks, ``opts.jobs`` at a time; reports come back in run order."""
+                 output_dir: Path, log: Callable[[str], None],
+                 extra: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Execute the notebooks, ``opts.jobs`` at a time; reports come back in run order.
+
+    ``extra``: run-made parameters (``compare_dir``), passed to the notebooks that declare them.
+    """
 
     def one(source: Path) -> dict[str, Any]:
         tick = time.time()
@@ -137,6 +156,7 @@ def _execute_all(opts: RunOptions, sources: list[Path], declared: dict[str, set[
                            observation_end=s.as_of, calibration_end=s.calibration_end, time_unit=s.time_unit,
                            currency=s.currency, lang=s.lang, seed=s.seed)
         params |= {k: v for k, v in opts.params.items() if k in declared[source.stem]}
+        params |= {k: v for k, v in (extra or {}).items() if k in declared[source.stem]}  # issue 12
         params = {k: v for k, v in params.items() if k in declared[source.stem]}
         executed = staging / source.name
         incomplete = None
@@ -172,10 +192,18 @@ def _execute_all(opts: RunOptions, sources: list[Path], declared: dict[str, set[
     return done
 
 
-def write_scorecard(result: Any, folder: Path) -> None:
-    """The hand-off file: one row per customer, as CSV and Parquet, with ids exactly as the shop wrote them."""
+def write_scorecard(result: Any, folder: Path, previous: Any = None) -> None:
+    """The hand-off file: one row per customer, as CSV and Parquet, with ids exactly as the shop wrote them.
+
+    With ``previous`` (the comparison run's Analysis), the "what changed" columns follow
+    (:func:`clm_utils.periodic.migration.change_columns`; docs/design.md, "Hand-off file").
+    """
     table = result.customers.copy()
     table.insert(0, "model", result.chosen_model or "")
+    if previous is not None:  # periodic reports (issue 12)
+        from clm_utils.periodic import Change
+
+        table = table.join(Change(previous, result).change_columns())
     table.to_parquet(folder / f"{SCORECARD_FILE}.parquet", engine="pyarrow", compression="zstd")
     table.to_csv(folder / f"{SCORECARD_FILE}.csv", float_format="%.6g", date_format="%Y-%m-%d")
 

@@ -1,0 +1,258 @@
+"""Periodic reports (issue 12): two as-of analyses of the CDNOW sample, checked against the transactions.
+
+Independent references: the raw transactions (purchase days and revenue counted here with plain
+pandas), the activity rule recomputed from the transactions (own mean gap, the population median
+gap for one-time buyers), and the MBG/NBD conditional expectation of Batislam, Denizel &
+Filiztekin (2007, eq. 10, as implemented in the R package BTYD / Python lifetimes'
+ModifiedBetaGeoFitter) evaluated with mpmath.
+"""
+
+from __future__ import annotations
+
+import mpmath as mp
+import numpy as np
+import pandas as pd
+import pytest
+
+from clm_utils import analysis, config, periodic
+from clm_utils.data import load_cdnow
+from clm_utils.errors import ModelError, ParameterError
+
+D1, D2 = "1997-12-31", "1998-03-31"
+SAMPLE = {"data_path": str(config.CDNOW_SAMPLE), "zero": "keep", "duplicates": "keep"}
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("analysis-cache")
+    with pytest.MonkeyPatch.context() as mp_:
+        mp_.setenv("CLM_CACHE_DIR", str(folder))
+        yield folder
+
+
+@pytest.fixture(scope="module")
+def runs(cache):
+    return analysis.load({**SAMPLE, "as_of": D1}), analysis.load({**SAMPLE, "as_of": D2})
+
+
+@pytest.fixture(scope="module")
+def change(runs):
+    return periodic.Change(*runs)
+
+
+@pytest.fixture(scope="module")
+def raw() -> pd.DataFrame:
+    """The sample's transactions as the file holds them (no cleaning policy: zero amounts and duplicates kept)."""
+    return load_cdnow(sample=True)
+
+
+# ------------------------------------------------------------------ migrations and flows
+def test_migration_rows_account_for_every_customer_known_at_the_earlier_date(change, raw):
+    known_1 = raw.loc[raw["date"] <= D1, "customer_id"].nunique()
+    new = raw.loc[raw["date"] <= D2].groupby("customer_id")["date"].min().gt(pd.Timestamp(D1)).sum()
+    assert change.dimensions() == ["segment", "value_tier", "pyramid", "activity", "stage"]
+    for dim in change.dimensions():
+        m = change.migration(dim)
+        assert int(m.drop(index="new")["total"].sum()) == known_1 == 2_357, dim
+        assert int(m.loc["new", "total"]) == new
+        body = m.drop(columns="total")
+        assert (body.sum(axis=1) == m["total"]).all()
+        # the columns are the labels of the later run, customer by customer
+        later = change.after.customers[dim].astype(str).value_counts()
+        assert body.sum(axis=0).drop("gone").loc[later.index].tolist() == later.tolist()
+
+
+def test_migration_matrix_counts_new_and_gone_customers():
+    before = pd.Series({"a": "high", "b": "low", "c": "low"})
+    after = pd.Series({"a": "low", "b": "low", "d": "high"})
+    m = periodic.migration_matrix(before, after, ("high", "medium", "low"))
+    assert m.loc["high", "low"] == 1 and m.loc["low", "low"] == 1 and m.loc["low", "gone"] == 1
+    assert m.loc["new", "high"] == 1 and m.loc["medium", "total"] == 0
+    assert m.drop(index="new")["total"].sum() == 3
+
+
+def test_new_retained_lost_add_up(change, raw):
+    s = change.flow_summary()["customers"]
+    flows = change.flows
+    lb = flows["lapsed_before"].fillna(False).astype(bool)
+    known_1 = change.before.customers.index
+    assert s["retained"] + s["lost"] == int((~lb.loc[known_1]).sum())
+    assert s["reactivated"] + s["still lapsed"] == int(lb.loc[known_1].sum())
+    assert s[["retained", "lost", "reactivated", "still lapsed"]].sum() == len(known_1)
+    assert s[list(periodic.FLOW_STATUSES)].sum() == s["total"] == raw.loc[raw["date"] <= D2, "customer_id"].nunique()
+    # revenue of the period adds up to the transactions of the period
+    period = raw[(raw["date"] > D1) & (raw["date"] <= D2)]
+    assert change.flow_summary().loc["total", "period_revenue"] == pytest.approx(period["amount"].sum(), rel=1e-12)
+
+
+def _churned_at(raw: pd.DataFrame, date: str, churned_after: float = 3.0) -> pd.Series:
+    """The activity rule recomputed from the transactions: days since the last purchase day over the own
+    mean gap between purchase days (one-time buyers: the median mean gap of the repeat buyers) > 3."""
+    tx = raw[raw["date"] <= date]
+    days = tx.groupby("customer_id")["date"].agg(first="min", last="max", n="nunique")
+    gap = (days["last"] - days["first"]).dt.days / (days["n"] - 1).where(days["n"] > 1)
+    gap = gap.fillna(gap.median())
+    overdue = (pd.Timestamp(date) - days["last"]).dt.days / gap
+    return overdue > churned_after
+
+
+def test_reactivated_are_exactly_the_lapsed_who_bought_again(change, raw):
+    churned = _churned_at(raw, D1)
+    bought = set(raw.loc[(raw["date"] > D1) & (raw["date"] <= D2), "customer_id"])
+    expected = {c for c in churned[churned].index if c in bought}
+    got = set(change.flows.index[change.flows["status"] == "reactivated"])
+    assert len(expected) > 50 and got == expected
+    # and the lapse rule is the run's activity class
+    assert set(churned[churned].index) == set(change.before.customers.index[change.before.customers["activity"]
+                                                                                == "churned"])
+
+
+def test_flows_on_a_small_book_with_a_new_and_a_gone_customer():
+    before = pd.DataFrame({"activity": ["active", "churned", "active", "churned"]}, index=["a", "b", "c", "g"])
+    after = pd.DataFrame({"activity": ["active", "active", "churned", "active"]}, index=["a", "b", "c", "n"])
+    tx = pd.DataFrame({"customer_id": ["b", "n", "n", "a"], "date": pd.to_datetime(["2024-02-01", "2024-02-03",
+                                                                                    "2024-02-03", "2023-12-01"]),
+                       "amount": [10.0, 5.0, 7.0, 3.0]})
+    flows = periodic.customer_flows(before, after, tx, "2024-01-31", "2024-03-31")
+    assert flows["status"].to_dict() == {"a": "retained", "b": "reactivated", "c": "lost", "g": "still lapsed",
+                                         "n": "new"}
+    assert flows.loc["n", "period_purchases"] == 1 and flows.loc["n", "period_revenue"] == 12.0
+    assert flows.loc["a", "period_purchases"] == 0
+    with pytest.raises(ParameterError):
+        periodic.lapsed(before, by="mood")
+
+
+def test_movers_are_high_value_customers_who_fell_or_entered_decline(change):
+    b, a = change.before.customers, change.after.customers
+    ids = b.index.intersection(a.index)
+    rank = {t: i for i, t in enumerate(("platinum", "gold", "iron", "lead"))}
+    vrank = {t: i for i, t in enumerate(("high", "medium", "low"))}
+    b, a = b.loc[ids], a.loc[ids]
+    high = b["pyramid"].isin(["platinum", "gold"]) | (b["value_tier"] == "high")
+    down = ((a["pyramid"].map(rank) > b["pyramid"].map(rank)) | (a["value_tier"].map(vrank) > b["value_tier"].map(vrank))
+            | (a["stage"].astype(str).isin(["decline", "terminated"])
+               & ~b["stage"].astype(str).isin(["decline", "terminated"])))
+    movers = change.movers(10_000)
+    assert set(movers.index) == set(ids[high & down]) and movers.attrs["n"] == int((high & down).sum()) > 0
+    assert movers["clv_before"].is_monotonic_decreasing
+    assert len(change.movers(5)) == 5
+
+
+def test_hand_off_change_columns(change):
+    cols = change.change_columns()
+    a = change.after.customers
+    assert list(cols.index) == list(a.index)
+    assert {"previous_segment", "previous_value_tier", "previous_pyramid", "previous_stage", "previous_activity",
+            "moved", "change"} <= set(cols.columns)
+    b = change.before.customers.reindex(a.index)
+    differs = ((b["segment"] != a["segment"]) | (b["value_tier"] != a["value_tier"]) | (b["pyramid"] != a["pyramid"])
+               | (b["stage"].astype(str) != a["stage"].astype(str)))
+    assert (cols["moved"] == differs).all()
+    assert (cols["previous_stage"] == b["stage"].astype(str)).all()
+
+
+# ------------------------------------------------------------------ KPIs
+def test_kpis_from_the_transactions(runs, raw):
+    before, after = runs
+    k = periodic.headline_kpis(after)
+    window = raw[(raw["date"] > "1997-12-31") & (raw["date"] <= D2)]
+    assert k["revenue"] == pytest.approx(window["amount"].sum(), rel=1e-12)
+    days = raw[raw["date"] <= D2].groupby("customer_id")["date"].nunique()
+    assert k["repeat_rate"] == pytest.approx((days > 1).mean(), abs=1e-12)
+    assert k["customers"] == 2_357
+    assert k["active_customers"] == int((after.customers["activity"] == "active").sum())
+    assert k["share_in_decline"] == pytest.approx((after.customers["stage"] == "decline").mean())
+    d = periodic.kpi_deltas(periodic.headline_kpis(before), k)
+    assert d.loc["share in decline", "reading"] == ("worse" if d.loc["share in decline", "change"] > 0 else "better")
+    assert d.loc["customers known", "direction"] == "unchanged"
+    rev = d.loc["revenue, last 3 months"]
+    assert rev["relative_change"] == pytest.approx(rev["change"] / rev["before"])
+    table = periodic.kpi_table(d)
+    assert table.loc["repeat rate", "change"].endswith("pp")
+
+
+def test_calendar_steps_keep_month_ends():
+    assert periodic.as_of_dates("1997-06-30", "1998-06-30", "1Q") == [
+        "1997-06-30", "1997-09-30", "1997-12-31", "1998-03-31", "1998-06-30"]
+    assert periodic.as_of_dates("1998-01-31", "1998-04-30", "1M") == [
+        "1998-01-31", "1998-02-28", "1998-03-31", "1998-04-30"]
+    assert periodic.as_of_dates("1998-01-15", "1998-03-20", "1M") == ["1998-01-15", "1998-02-15", "1998-03-15"]
+    assert periodic.as_of_dates("1998-01-01", "1998-01-15", "1W") == ["1998-01-01", "1998-01-08", "1998-01-15"]
+    assert str(periodic.comparison_date("1998-06-30", "3M").date()) == "1998-03-31"
+    for bad in ("fortnight", "0M", "1.5M"):
+        with pytest.raises(ParameterError):
+            periodic.as_of_dates("1998-01-01", "1998-06-30", bad)
+    with pytest.raises(ParameterError):
+        periodic.as_of_dates("1998-06-30", "1998-01-01", "1M")
+
+
+def test_no_comparison_before_the_data(runs):
+    _, after = runs
+    with pytest.raises(ModelError, match="before the first transaction"):
+        periodic.open_change(after, None, "2Y")
+
+
+# ------------------------------------------------------------------ stage check
+def test_stage_check_projection_is_the_earlier_matrix_applied_to_the_earlier_mix(change, runs):
+    from clm_utils.lifecycle import STAGES, stage_transitions
+
+    before, after = runs
+    sc = change.stage_check()
+    params = after.settings.stage_params()
+    d0 = pd.Timestamp(D1) - (pd.Timestamp(D2) - pd.Timestamp(D1))
+    prev = stage_transitions(before.transactions, d0, D1, **params)
+    P = prev.probabilities.loc[list(STAGES), list(STAGES)].to_numpy().copy()
+    for i, s in enumerate(STAGES):
+        if prev.counts.loc[s].sum() == 0:
+            P[i] = np.eye(len(STAGES))[i]
+    mix = sc.mix["at_date_1"].to_numpy()
+    assert mix.sum() == pytest.approx(1.0) and sc.mix["observed"].sum() == pytest.approx(1.0)
+    np.testing.assert_allclose(sc.mix["projected"].to_numpy(), mix @ P, atol=1e-12)
+    obs = sc.rates["observed"].unstack().loc[list(STAGES), list(STAGES)]
+    rows = sc.rates["customers_from"].unstack().iloc[:, 0]
+    np.testing.assert_allclose(obs.sum(axis=1)[rows > 0], 1.0)
+
+
+# ------------------------------------------------------------------ forecast check
+def test_forecast_check_actuals_match_the_transactions(change, raw):
+    f = change.forecast
+    known = raw.loc[raw["date"] <= D1, "customer_id"].unique()
+    period = raw[(raw["date"] > D1) & (raw["date"] <= D2) & raw["customer_id"].isin(known)]
+    t = f.totals()
+    assert t.loc["purchase days", "actual"] == period[["customer_id", "date"]].drop_duplicates().shape[0]
+    assert t.loc["revenue", "actual"] == pytest.approx(period["amount"].sum(), rel=1e-12)
+    assert f.customers["bought_again"].sum() == period["customer_id"].nunique()
+    assert t.loc["purchase days", "error"] == pytest.approx(t.loc["purchase days", "actual"]
+                                                            - t.loc["purchase days", "forecast"])
+    assert f.elapsed == pytest.approx(90 / 7)
+    deciles = f.by_decile()
+    assert deciles["customers"].sum() == len(known) and deciles["customers"].max() - deciles["customers"].min() <= 1
+    assert deciles["actual_total"].sum() == t.loc["purchase days", "actual"]
+    assert deciles["predicted_total"].sum() == pytest.approx(t.loc["purchase days", "forecast"])
+    assert deciles["predicted"].is_monotonic_increasing
+
+
+def _mbgnbd_conditional_expectation(params, x, tx, T, t):
+    """E[Y(t) | x, tx, T] of the MBG/NBD (Batislam et al. 2007), by mpmath at 30 digits."""
+    mp.mp.dps = 30
+    r, alpha, a, b = (mp.mpf(params[k]) for k in ("r", "alpha", "a", "b"))
+    x, tx, T, t = mp.mpf(x), mp.mpf(tx), mp.mpf(T), mp.mpf(t)
+    z = t / (alpha + T + t)
+    num = (a + b + x) / (a - 1) * (1 - ((alpha + T) / (alpha + T + t)) ** (r + x) * mp.hyp2f1(r + x, b + x + 1,
+                                                                                            a + b + x, z))
+    den = 1 + a / (b + x) * ((alpha + T) / (alpha + tx)) ** (r + x)
+    return float(num / den)
+
+
+def test_forecast_check_expected_purchases_match_the_closed_form(change):
+    before = change.before
+    if before.chosen_model != "MBG/NBD":
+        pytest.skip(f"the earlier run chose {before.chosen_model}; the reference is the MBG/NBD closed form")
+    params = before.manifest["value"]["params"]
+    s = before.summary
+    f = change.forecast.customers
+    picks = s.sort_values(["frequency", "recency"]).index[:: max(1, len(s) // 40)]
+    for cid in picks:
+        ref = _mbgnbd_conditional_expectation(params, s.at[cid, "frequency"], s.at[cid, "recency"], s.at[cid, "T"],
+                                              90 / 7)
+        assert f.at[cid, "expected_purchases"] == pytest.approx(ref, rel=1e-8), cid
