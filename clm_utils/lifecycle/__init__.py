@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from clm_utils.lifecycle.calibration import (
     calibration_table,
-    claims_by_basis,
     claim_calibration,
+    claims_by_basis,
     claims_with_calibration,
 )
 from clm_utils.lifecycle.claims import CLAIMS, evaluate_lifecycle_claims

@@ -32,6 +32,7 @@ recomputes them.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -39,7 +40,11 @@ from scipy import stats
 
 from clm_utils.errors import ParameterError
 from clm_utils.lifecycle.claims import CLAIMS, evaluate_lifecycle_claims
-from clm_utils.lifecycle.curves import LifecycleCurves, lifecycle_curves, profit_definition
+from clm_utils.lifecycle.curves import (
+    LifecycleCurves,
+    lifecycle_curves,
+    profit_definition,
+)
 
 SCENARIOS: tuple[str, ...] = ("no_lifecycle", "volume_hump", "theory")
 NULL_SCENARIOS: dict[str, tuple[str, ...]] = {
@@ -190,7 +195,7 @@ def calibration_table(basis: str = "retained") -> pd.DataFrame:
     if basis not in t.TABLES:
         raise ParameterError(f"no committed calibration for basis {basis!r}", parameter="basis",
                              hint=f"use one of {tuple(t.TABLES)}")
-    entry = t.TABLES[basis]
+    entry: dict[str, Any] = t.TABLES[basis]
     out = pd.DataFrame(entry["rows"]).set_index("claim")
     out.attrs["settings"] = dict(entry["settings"])
     return out

@@ -222,9 +222,11 @@ def lifecycle_curves_by_basis(
     """
     if not bases:
         raise ParameterError("bases must name at least one basis", parameter="bases", hint=f"use {BASES}")
-    return {b: lifecycle_curves(transactions, as_of, basis=b, **({"lookahead": lookahead} if b == "retained" else {}),
-                                **kwargs)
-            for b in bases}
+    out: dict[str, LifecycleCurves] = {}
+    for b in bases:
+        extra: dict[str, Any] = {"lookahead": lookahead} if b == "retained" else {}
+        out[b] = lifecycle_curves(transactions, as_of, basis=b, **extra, **kwargs)
+    return out
 
 
 def plot_lifecycle_curves_by_basis(curves: dict[str, LifecycleCurves], currency: str = "USD") -> Any:
