@@ -22,6 +22,7 @@ import datetime as dt
 import math
 import re
 from decimal import ROUND_HALF_EVEN, Decimal
+from collections.abc import Iterable
 from typing import Any
 
 import nbformat
@@ -268,3 +269,302 @@ def unit_name(unit: str, lang: str = DEFAULT_LANG) -> str:
         raise ParameterError(f"{unit!r} is not a time unit", parameter="unit", hint="use D, W, M, Q or Y")
     _one, many, zh = _UNITS[u]
     return many if lang == "en" else zh.removeprefix("个")
+
+
+# ---------------------------------------------------------------------------------------------
+# free text of plots and tables: an exact-match table, patterns, and the glossary
+# ---------------------------------------------------------------------------------------------
+#: English texts the suite's plot and table functions write -> Chinese (exact match).  Names of
+#: concepts belong in the glossary; this table holds the sentences, axis labels and short words.
+TEXTS_ZH: dict[str, str] = {
+    # units and short words
+    "day": "天", "days": "天", "week": "周", "weeks": "周", "month": "月", "months": "月", "quarter": "季度",
+    "quarters": "季度", "year": "年", "years": "年", "Month": "月份", "Week": "周", "Quarter": "季度",
+    "Year": "年份", "Day": "日期", "count": "计数", "std": "标准差", "min": "最小值", "max": "最大值",
+    "sd": "标准差", "se": "标准误", "info": "提示", "ok": "正常", "warning": "警告", "yes": "是", "no": "否",
+    "actual": "实际值", "expected": "预期值", "order": "序号", "score": "评分", "dimension": "维度",
+    "variable": "变量", "detail": "说明", "check": "检查项", "status": "状态", "top": "前列客户比例",
+    "claim": "论断", "definition": "定义", "verdict": "结论", "holds": "成立", "does not hold": "不成立",
+    "does not hold (smaller)": "不成立（偏小）", "does not hold (larger)": "不成立（偏大）",
+    "name": "名称", "feature": "特征", "features": "特征", "indicator": "指标", "indicators": "指标数",
+    "reason": "原因", "set": "指标集", "parameters": "参数个数", "model": "模型", "chosen": "选用",
+    "requested": "已请求", "converged": "已收敛", "correlation": "相关系数", "aic": "AIC", "bic": "BIC",
+    "mae": "平均绝对误差", "rmse": "均方根误差", "p_value": "p 值", "df": "自由度", "log": "对数变换",
+    "skew_before": "变换前偏度", "skew_after": "变换后偏度", "lower_95": "95% 下限", "upper_95": "95% 上限",
+    "n_boot": "自助重抽样次数", "p05": "5% 分位数", "buyer type": "购买者类型", "one-time buyer": "一次性购买者",
+    "repeat buyer": "重复购买者", "k": "聚类数 k", "inertia": "组内平方和", "calinski_harabasz": "Calinski-Harabasz 指数",
+    "calinski harabasz": "Calinski-Harabasz 指数", "gmm_bic": "高斯混合 BIC", "gmm bic": "高斯混合 BIC",
+    "silhouette": "轮廓系数", "value_index": "价值指数", "risk_index": "风险指数", "value_lift": "价值提升倍数",
+    "bootstrap ARI": "自助法调整兰德指数", "KMO": "KMO", "bartlett_chi2": "Bartlett 卡方",
+    "non-redundant indicators": "非冗余指标", "kept indicators": "保留的指标", "collinear pair": "共线指标对",
+    "low MSA": "MSA 过低", "first_purchase": "首次购买日期", "last_purchase": "最近一次购买日期",
+    "n_purchase_days": "购买日数", "RFM": "RFM 组合", "cluster_name": "客户群名称", "stage_rule": "阶段判定规则",
+    "clv_lower": "CLV 下限", "clv_upper": "CLV 上限", "clv_share": "CLV 占比", "clv share": "CLV 占比",
+    "clv_total": "CLV 合计", "clv_total_lower": "CLV 合计下限", "clv_total_upper": "CLV 合计上限",
+    "clv_mean": "CLV 均值", "clv_mean_lower": "CLV 均值下限", "clv_mean_upper": "CLV 均值上限",
+    "clv_total_sd": "CLV 合计标准差", "mean_p_alive_repeat": "重复购买者平均存活概率", "rate drop": "购买率下降",
+    "silence": "沉默过久", "spend drop": "消费下降", "value_share": "价值占比", "value_per_customer": "人均价值",
+    "revenue_per_customer": "人均收入", "revenue_per_active": "每位活跃客户收入", "active_customers": "活跃客户数",
+    "new_customers": "新客户数", "transactions": "交易笔数", "purchase days": "购买日数",
+    "one-time buyers (%)": "一次性购买者（%）", "revenue per customer": "人均收入",
+    "median days between purchases": "购买间隔中位数（天）", "first date": "首个日期", "last date": "最后日期",
+    "days between purchases": "购买间隔（天）", "repeat buyers (%)": "重复购买者（%）",
+    "historical revenue": "历史收入", "revenue share of top 20% (%)": "前 20% 客户的收入占比（%）",
+    "customers in decline or terminated (%)": "处于退化期或流失期的客户（%）",
+    "mean P(alive), repeat buyers": "重复购买者的平均存活概率", "CLV share of top 20% (%)": "前 20% 客户的 CLV 占比（%）",
+    "current_mean": "当前价值均值", "potential_mean": "潜在价值均值", "current_share": "当前价值占比",
+    "potential_share": "潜在价值占比", "share of future value": "未来价值占比", "what to do": "对策",
+    "中文": "中文名称", "holdout_actual": "验证期实际购买次数", "holdout_expected": "验证期预期购买次数",
+    "total_error_pct": "总误差（%）", "lr_vs_nbd": "相对 NBD 的似然比", "lr_p_value": "似然比检验 p 值",
+    "calibration_frequency": "校准期重复购买次数", "repeat_transactions": "重复购买次数",
+    "repeat purchase days in calibration": "校准期重复购买日数", "repeat buyers in calibration": "校准期重复购买者",
+    "purchase days in holdout": "验证期购买日数", "Gamma-Gamma spend": "Gamma-Gamma 消费金额模型",
+    "high value, high risk": "高价值、高风险", "high value, low risk": "高价值、低风险",
+    "low value, high risk": "低价值、高风险", "low value, low risk": "低价值、低风险",
+    "keep & grow": "保持并发展", "win back": "挽回", "nurture": "培育", "let go / low cost": "放弃或低成本维护",
+    "worth it": "值得挽回", "period": "期间", "cohort": "获客批次", "segment": "RFM细分类别",
+    "customer_id": "客户编号", "tier": "分级", "buyer_type": "购买者类型", "quadrant_name": "象限",
+    # plot titles and axis labels (cohorts, rfm)
+    "Purchases per customer": "每位客户的购买次数",
+    "Purchase days per customer (same-day purchases merged)": "每位客户的购买日数（同日购买合并）",
+    "Customers (count)": "客户数（人）", "New customers (count)": "新客户数（人）",
+    "Purchase pairs (count)": "相邻购买对数（个）", "Time between consecutive purchases": "相邻两次购买的时间间隔",
+    "Cohort retention: share of each acquisition cohort buying again": "获客批次客户保持率：各批次再次购买的客户比例",
+    "Acquisition cohort (period of first purchase)": "获客批次（首次购买所在期间）",
+    "Acquisition cohort": "获客批次", "customers active (%)": "仍在购买的客户（%）", "active customers": "活跃客户数",
+    "new customers": "新客户数", "no repeat purchases": "没有重复购买",
+    "Share of customers by R and F score": "按 R、F 评分的客户占比", "R score (5 = most recent)": "R 评分（5 = 最近）",
+    "F score (5 = most frequent)": "F 评分（5 = 最频繁）", "share (%)": "占比（%）",
+    "RFM segments: size vs revenue": "RFM 细分类别：客户占比与收入占比",
+    "Concentration of revenue (Lorenz curve)": "收入集中度（洛伦兹曲线）",
+    "cumulative share of customers (smallest first)": "客户累计占比（从小到大）",
+    "cumulative share of revenue": "收入累计占比", "perfect equality": "完全平均线",
+    # clv
+    "Calibration frequency: actual vs model": "校准期购买次数分布：实际与模型",
+    "Conditional expectations: holdout transactions by calibration frequency": "条件期望：按校准期购买次数的验证期购买次数",
+    "Current x potential value matrix": "当前价值×客户增值潜力矩阵",
+    "Distribution of predicted customer lifetime value": "预测的客户生命周期价值分布",
+    "Tracking: cumulative repeat transactions, actual vs model": "累计交易跟踪：累计重复购买次数，实际与模型",
+    "Tracking: repeat transactions, actual vs model": "交易跟踪：每期重复购买次数，实际与模型",
+    "cumulative repeat transactions": "累计重复购买次数", "repeat transactions per period": "每期重复购买次数",
+    "end of calibration": "校准期结束", "mean transactions in the holdout period": "验证期平均购买次数",
+    "repeat transactions (frequency)": "重复购买次数（frequency）",
+    "repeat transactions in the calibration period": "校准期重复购买次数",
+    "Survival: sBG model vs observed": "存活：sBG 模型与观测值", "% of cohort still active": "批次中仍活跃的客户（%）",
+    "observed": "观测值",
+    # clustering
+    "Choosing the number of clusters": "选择客户群数量", "number of clusters k": "客户群数量 k",
+    "Inertia (elbow; lower = tighter)": "组内平方和（肘部法；越低越紧凑）", "Silhouette (higher = better)": "轮廓系数（越高越好）",
+    "Calinski-Harabasz (higher = better)": "Calinski-Harabasz 指数（越高越好）",
+    "Gaussian mixture BIC (lower = better)": "高斯混合模型 BIC（越低越好）",
+    "Cluster profiles (mean z-score of each feature)": "客户群画像（各特征的平均 z 分数）",
+    "z-score (standard deviations)": "z 分数（标准差）", "z-score": "z 分数",
+    "Factor-then-cluster: clusters on the value x risk grid": "因子-聚类分析：各客户群在价值-风险矩阵中的位置",
+    "risk index (risk-factor score; higher = riskier)": "风险指数（风险因子得分；越高风险越大）",
+    "value index (value-factor score)": "价值指数（价值因子得分）",
+    # survival
+    "share not churned S(t)": "未流失比例 S(t)", "share alive / not churned": "存活 / 未流失比例",
+    "at risk": "风险集人数", "Kaplan-Meier survival": "Kaplan-Meier 生存曲线", "Kaplan-Meier": "Kaplan-Meier 估计",
+    "Model-implied survival vs Kaplan-Meier": "模型推算的存活曲线与 Kaplan-Meier 估计",
+    "Kaplan-Meier by inactivity window": "不同沉默期阈值下的 Kaplan-Meier 估计",
+    "period since acquisition": "获客后的期数", "share of the cohort still a customer": "批次中仍为客户的比例",
+    "sBG: cohort retention, fitted and projected": "sBG：获客批次客户保持率（拟合与预测）",
+    "Cox model: hazard ratios": "Cox 模型：风险比", "Time-varying effect check: flat = proportional hazards":
+        "时变效应检验：水平线 = 比例风险成立", "mean scaled Schoenfeld residual (beta(t))": "平均标准化 Schoenfeld 残差（beta(t)）",
+    "all customers": "全部客户", "repeat buyers": "重复购买者", "one-time buyers": "一次性购买者",
+    # summary and lifecycle
+    "Value by lifecycle stage: realised revenue and predicted CLV": "各生命周期阶段的价值：已实现收入与预测 CLV",
+    "Lifecycle stage": "生命周期阶段", "revenue so far": "至今收入", "value tier": "价值分级",
+    "share of customers": "客户占比",
+    # strategies (clm_utils.lifecycle.STAGE_STRATEGY, scorecard tier modifiers, cluster actions)
+    "offer common value, learn needs and preferences; make the second purchase easy":
+        "提供普遍价值，了解需求与偏好；让第二次购买更容易",
+    "personalised value-added service; deepen needs, cross-sell": "个性化增值服务；深挖需求，交叉销售",
+    "retain, grow share of wallet, lower the cost to serve": "保持客户，提高钱包份额，降低服务成本",
+    "find out why; win back the customers worth it, let the others go": "查明原因；挽回值得挽回的客户，放弃其余客户",
+    "win back only high-value customers at low cost; otherwise stop spending": "仅以低成本挽回高价值客户；否则停止投入",
+    "invest most: personal contact, priority service": "重点投入：专人联系、优先服务",
+    "invest selectively: targeted offers": "选择性投入：定向优惠",
+    "serve at low cost: automated, mass channels": "低成本服务：自动化、大众渠道",
+    "Retain and grow share of wallet; VIP service, lower cost to serve.": "保持客户并提高钱包份额；VIP 服务，降低服务成本。",
+    "Win back at high priority: find out why they slowed, tailored offers.": "优先挽回：查明购买放缓的原因，提供定制优惠。",
+    "Nurture: personalised offers to build a second and third purchase.": "培育：以个性化优惠促成第二、第三次购买。",
+    "Low-cost reactivation; keep those who respond.": "低成本唤醒；保留有回应的客户。",
+    "Let go: cheap automated contact only.": "放弃：只做低成本的自动联系。",
+    "Keep and grow: VIP service, share of wallet, lower cost to serve.": "保持并发展：VIP 服务，提高钱包份额，降低服务成本。",
+    "Win back first: find out why they slowed, personal contact, tailored offers.":
+        "优先挽回：查明购买放缓的原因，专人联系，定制优惠。",
+    "Nurture and up-sell: bundles and cross-sell to raise spend per purchase.": "培育并向上销售：组合销售与交叉销售，提高每次消费金额。",
+    "Let go: low-cost automated contact only.": "放弃：只做低成本的自动联系。",
+    "retain at all costs: dedicated service, loyalty benefits, first access; invest most here":
+        "全力保持：专属服务、忠诚度权益、优先体验；在此投入最多",
+    "develop: cross-sell and up-sell, onboarding into the next purchase, raise share of wallet":
+        "发展：交叉销售与向上销售，引导下一次购买，提高钱包份额",
+    "maintain at lower cost to serve; find out why future value is low and win back those worth it":
+        "以较低服务成本维持；查明未来价值低的原因，挽回值得挽回的客户",
+    "serve through low-cost channels only; no special investment": "只通过低成本渠道服务；不做专门投入",
+    "Retain and grow share of wallet: VIP service, early access, referral asks; keep cost to serve low.":
+        "保持客户并提高钱包份额：VIP 服务、优先体验、请其推荐；控制服务成本。",
+    "Reward loyalty and cross-/up-sell to raise spend per purchase; ask for reviews and referrals.":
+        "回馈忠诚，交叉销售与向上销售以提高每次消费金额；请其评价与推荐。",
+    "Deepen the relationship with personalised value-added offers and a membership programme.":
+        "以个性化增值优惠和会员计划加深关系。",
+    "Onboard well: offer common value, learn needs and preferences, make the second purchase easy.":
+        "做好新客户引导：提供普遍价值，了解需求与偏好，让第二次购买更容易。",
+    "Nurture with a second-purchase incentive and content that shows the range; learn preferences.":
+        "用第二次购买激励和展示商品范围的内容培育客户；了解偏好。",
+    "Re-engage with personalised, time-limited offers before the relationship stalls.": "在关系停滞之前，以个性化限时优惠重新激活。",
+    "Find out why buying slowed; send low-cost reminders and recommendations.": "查明购买放缓的原因；发送低成本的提醒与推荐。",
+    "Win back at high priority: personal contact, find the cause, make a strong tailored offer.":
+        "优先挽回：专人联系，查明原因，提供有力的定制优惠。",
+    "Targeted win-back campaign for those still worth it; ask what went wrong.": "对仍值得挽回的客户开展定向挽回活动；询问问题所在。",
+    "Low-cost automated reactivation only; stop spending on those who do not respond.": "只做低成本的自动唤醒；对没有回应的客户停止投入。",
+    "Let go: at most a cheap automated win-back; do not spend acquisition-level budgets.":
+        "放弃：至多做低成本的自动挽回；不要投入获客级别的预算。",
+    # data-quality checks (clm_utils.data)
+    "columns detected by name": "按列名识别的列", "rows read": "读取的行数",
+    "rows without a customer id (guests) dropped": "删除的无客户编号行（游客订单）", "unparseable dates": "无法解析的日期",
+    "non-numeric amounts": "非数值金额", "exact duplicate rows kept": "保留的完全重复行",
+    "exact duplicate rows dropped": "删除的完全重复行", "zero-amount rows kept": "保留的零金额行",
+    "zero-amount rows dropped": "删除的零金额行", "negative-amount rows (returns) kept": "保留的负金额行（退货）",
+    "transactions kept": "保留的交易", "date range (days)": "日期范围（天）",
+}
+
+#: Texts with numbers or names inside: a regular expression (full match) and its Chinese template;
+#: ``{0}``, ``{1}``, ... are the groups, each translated in turn (numbers and codes stay as they are).
+PATTERNS_ZH: tuple[tuple[str, str], ...] = (
+    (r"Revenue and active customers per (\w+)", "每{0}收入与活跃客户数"),
+    (r"New customers per (\w+) \(acquisition cohorts\)", "每{0}新客户数（获客批次）"),
+    (r"Cohort \((\w+) of first purchase\)", "获客批次（首次购买所在{0}）"),
+    (r"Revenue \(([^)]+)\)", "收入（{0}）"),
+    (r"Value \(([^)]+)\)", "价值（{0}）"),
+    (r"Inter-purchase time \((\w+)\)", "购买间隔（{0}）"),
+    (r"median ([\d.,]+) (\w+)", "中位数 {0}{1}"),
+    (r"(\w+) since first purchase", "首次购买后的时间（{0}）"),
+    (r"(\w+) since the first acquisition", "首次获客后的时间（{0}）"),
+    (r"(\w+) since (\d{4}-\d\d-\d\d)", "{1} 之后的时间（{0}）"),
+    (r"Share of revenue \(([^)]+)\) by R and F score", "按 R、F 评分的收入占比（{0}）"),
+    (r"Customer pyramid \(value in ([^)]+)\)", "客户金字塔（价值单位：{0}）"),
+    (r"Lorenz curve \((.+)\), Gini = ([\d.]+)", "洛伦兹曲线（{0}），基尼系数 = {1}"),
+    (r"(\d+%) of customers, (\d+%) of value", "客户占 {0}，价值占 {1}"),
+    (r"Stage x value grid: (.+)", "生命周期-价值矩阵：{0}"),
+    (r"predicted CLV, next (.+)", "预测 CLV（未来 {0}）"),
+    (r"expected purchases, next (.+)", "预期购买次数（未来 {0}）"),
+    (r"total CLV, next (.+)", "CLV 合计（未来 {0}）"),
+    (r"(\d+(?:\.\d+)?)([DWMQY])", "{0}{1}"),
+    (r"CLV over the horizon \(([^)]+), log scale\)", "预测期内的 CLV（{0}，对数刻度）"),
+    (r"current value \(realised margin, ([^)]+)\)", "当前价值（已实现利润，{0}）"),
+    (r"potential value \(predicted CLV, ([^)]+)\)", "客户增值潜力（预测 CLV，{0}）"),
+    (r"recency \((\w+) from first to last purchase\)", "首末次购买间隔（{0}）"),
+    (r"P\(alive\) for a customer first seen ([\d.,]+) (\w+) ago", "首次购买于 {0}{1}前的客户的存活概率"),
+    (r"Choosing the number of clusters \(chosen k = (\d+)\)", "选择客户群数量（选定 k = {0}）"),
+    (r"(\w+): raw \(skew ([-\d.]+)\)", "{0}：原始值（偏度 {1}）"),
+    (r"(\w+): log-transformed and standardised", "{0}：对数变换并标准化"),
+    (r"(\w+): untransformed and standardised", "{0}：未变换、已标准化"),
+    (r"(\w+) \(purchase days\)", "{0}（购买日数）"),
+    (r"(\w+) \((USD|EUR|GBP|CNY|JPY|RMB|[A-Z]{3})\)", "{0}（{1}）"),
+    (r"(\d+): (.+)", "{0}：{1}"),
+    (r"(.+) \((\d+)\)", "{0}（{1}）"),
+    (r"F(\d) \(value\): (.+)", "F{0}（价值因子）：{1}"),
+    (r"F(\d) \(risk\): (.+)", "F{0}（风险因子）：{1}"),
+    (r"(.+) \(n=([\d,]+)(?:, median ([\d.]+))?\)", "{0}（n={1}，中位数 {2}）"),
+    (r"(.+): actual", "{0}：实际值"),
+    (r"(.+): sBG \(fit on 0-(\d+)\)", "{0}：sBG（用第 0-{1} 期拟合）"),
+    (r"(.+) implied", "{0} 推算"),
+    (r"(.+): beta\(t\)", "{0}：beta(t)"),
+    (r"(.+): fitted beta", "{0}：拟合的 beta"),
+    (r"event-time bin \(equal counts, (\d+) bins\)", "事件时间分组（等频，{0} 组）"),
+    (r"hazard ratio \(log scale\), (\d+)% CI", "风险比（对数刻度），{0}% 置信区间"),
+    (r"Kaplan-Meier: share of customers not churned \(inactivity ([\d.]+) (\w+)\)",
+     "Kaplan-Meier：未流失客户比例（沉默期阈值 {0}{1}）"),
+    (r"Kaplan-Meier \(inactivity ([\d.]+) (\w+)\)", "Kaplan-Meier 估计（沉默期阈值 {0}{1}）"),
+    (r"Time to churn by lifecycle stage at (\d{4}-\d\d-\d\d)", "{0} 各生命周期阶段客户的流失时间"),
+    (r"Activity per (\w+)(?: \(first (\d+)\))?", "每{0}的活跃情况（前 {1} 期）"),
+    (r"(\w+) since first purchase", "首次购买后的{0}数"),
+    (r"(.+) \(worth it\)", "{0}（值得挽回）"),
+    (r"\(worth it\)", "（值得挽回）"),
+    (r"\((\w)\)", "（{0}）"),
+    (r"(.+) — (.+)", "{0}——{1}"),
+)
+_PATTERNS = tuple((re.compile(p), t) for p, t in PATTERNS_ZH)
+_MIXED = re.compile(r"([A-Za-z][A-Za-z_/ -]*?) ([\u4e00-\u9fff][\u4e00-\u9fff/]*)(.*)")
+_DURATION_ZH = {"D": "天", "W": "周", "M": "个月", "Q": "个季度", "Y": "年"}
+
+
+def translate(text: object, lang: str = "zh") -> object:
+    """The Chinese for an English label or sentence of a plot or table; anything unknown comes back as given.
+
+    Looks up, in order: :data:`TEXTS_ZH` (exact), the glossary (:func:`clm_utils.glossary.label`),
+    the patterns of :data:`PATTERNS_ZH` (their groups translated recursively), and a comma-separated
+    list whose every part translates (``"frequent, recent"``; the cluster names are such lists).
+    Numbers, dates and codes have nothing to translate and stay.  ``en`` returns ``text``.
+    """
+    check_lang(lang)
+    if lang == "en" or not isinstance(text, str):
+        return text
+    return _translate(text, 0)
+
+
+def _translate(text: str, depth: int) -> str:
+    s = text.strip()
+    if not s or not re.search(r"[A-Za-z]", s) or depth > 4:
+        return text
+    if s in TEXTS_ZH:
+        return TEXTS_ZH[s]
+    if s in _FEATURE_WORDS_ZH:
+        return _FEATURE_WORDS_ZH[s]
+    if len(s) <= 2:  # R, F, M, T, k: the letters of the formulas stay
+        return text
+    found = glossary.label(s, "zh")
+    if isinstance(found, str) and found != s:
+        return found
+    mixed = _MIXED.fullmatch(s)
+    if mixed:  # a bilingual label "stability 稳定期", "decline 退化期 (worth it)": the glossary's name
+        en, zh, rest = mixed.groups()
+        name = _translate(en, depth + 1)
+        if not _CJK.search(name):
+            found = glossary.label(zh, "zh")
+            name = found if isinstance(found, str) else zh
+        return name + (_translate(rest.strip(), depth + 1) if rest.strip() else "")
+    if "\n" in s:
+        return "\n".join(_translate(part, depth + 1) for part in s.split("\n"))
+    for pattern, template in _PATTERNS:
+        m = pattern.fullmatch(s)
+        if m:
+            groups = [g or "" for g in m.groups()]
+            if template == "{0}{1}":  # a duration such as 12M
+                return f"{groups[0]}{_DURATION_ZH[groups[1]]}"
+            parts = [_translate(g, depth + 1) if g else "" for g in groups]
+            out = template.format(*parts)
+            return re.sub(r"（n=([\d,]+)，中位数 ）", r"（n=\1）", out).replace("（前  期）", "")
+    if ", " in s:
+        parts = [_translate(p, depth + 1) for p in s.split(", ")]
+        if all(_CJK.search(p) for p in parts):
+            return "、".join(parts)
+    for sep, joiner in (("; ", "；"), (" / ", " / ")):
+        if sep in s:
+            parts = [_translate(p, depth + 1) for p in s.split(sep)]
+            if all(_CJK.search(p) for p in parts):
+                return joiner.join(parts)
+    return text
+
+
+#: Words of the cluster names (clm_utils.cluster.FEATURE_WORDS) in Chinese.
+_FEATURE_WORDS_ZH: dict[str, str] = {
+    "lapsed": "久未购买", "recent": "近期购买", "frequent": "高频", "one-off": "一次性", "big-basket": "大额",
+    "small-basket": "小额", "long-standing": "老客户", "newer": "较新客户", "slow-cycle": "购买周期长",
+    "fast-cycle": "购买周期短", "irregular": "不规律", "regular": "规律", "growing-spend": "消费增长",
+    "shrinking-spend": "消费减少", "big-ticket": "大单", "small-ticket": "小单", "big-first-order": "首单大",
+    "small-first-order": "首单小", "still-engaged": "仍活跃", "faded": "已淡出", "many-items": "多件",
+    "few-items": "少件",
+}
+
+
+def untranslated_texts(texts: Iterable[str]) -> list[str]:
+    """The texts among ``texts`` that :func:`translate` leaves without Chinese (sorted, unique).
+
+    Texts without letters (numbers, dates, percentages) are not labels and are left out.
+    """
+    out = {t for t in texts if isinstance(t, str) and re.search(r"[A-Za-z]{2,}", t)
+           and not _CJK.search(str(translate(t, "zh")))}
+    return sorted(out)

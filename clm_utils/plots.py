@@ -120,14 +120,16 @@ def new_axes(title: str, xlabel: str, ylabel: str, figsize: tuple[float, float] 
 def localize_figure(fig: Figure, lang: str, texts: Mapping[str, str] | None = None) -> Figure:
     """Translate a drawn figure: titles, axis labels, legend entries, annotations and category ticks.
 
-    A text is replaced when it is a glossary name (see :func:`clm_utils.glossary.label`) or a key
-    of ``texts`` (an exact-match table for the sentences a plot function writes, e.g.
-    ``{"Purchases per customer": "每位客户的购买次数"}``).  Numeric tick labels are left to their
-    formatters.  ``en`` leaves the figure unchanged.  Returns ``fig``.
+    A text is replaced when it is a key of ``texts`` (an exact-match table of the caller, e.g.
+    ``{"Purchases per customer": "每位客户的购买次数"}``), or else when
+    :func:`clm_utils.i18n.translate` knows it: a glossary name, a text of the suite's plot functions
+    (:data:`clm_utils.i18n.TEXTS_ZH`) or one of its patterns with numbers inside
+    (:data:`clm_utils.i18n.PATTERNS_ZH`).  Numeric tick labels are left to their formatters.
+    ``en`` leaves the figure unchanged.  Returns ``fig``; translating twice changes nothing.
     """
     from matplotlib.text import Text
 
-    from clm_utils.glossary import label
+    from clm_utils.i18n import translate
 
     if lang == "en":
         return fig
@@ -136,7 +138,7 @@ def localize_figure(fig: Figure, lang: str, texts: Mapping[str, str] | None = No
     def tr(s: str) -> str:
         if s in table:
             return table[s]
-        out = label(s, lang)
+        out = translate(s, lang)
         return out if isinstance(out, str) else s
 
     fig.canvas.draw()  # tick labels exist only after a draw
@@ -146,7 +148,7 @@ def localize_figure(fig: Figure, lang: str, texts: Mapping[str, str] | None = No
             # labels; numeric ticks match no glossary name and keep their formatter
             old = [t.get_text() for t in axis.get_majorticklabels()]
             new = [tr(t) for t in old]
-            if new != old:
+            if new != old and len(new) == len(axis.get_majorticklocs()):
                 axis.set_ticks(axis.get_majorticklocs(), labels=new)
     for text in fig.findobj(Text):
         s = text.get_text()

@@ -4,6 +4,12 @@
 table in a notebook and in the reports (thousands separators, percentages, currency), and as
 aligned text where only text is shown.  The HTML carries no random ids, so a rerun gives the
 same bytes.
+
+Language: :func:`set_language` (called by :func:`clm_utils.notebook.start` with the run's ``lang``)
+makes every later :func:`show` label its table in that language: in Chinese, column names, index
+labels and names, category values (segments, tiers, stages, activity, quadrants) and the caption go
+through the glossary and :func:`clm_utils.i18n.translate`; numbers keep their format and dates stay
+ISO 8601.  ``show(..., lang="zh")`` overrides it for one table.
 """
 
 from __future__ import annotations
@@ -17,15 +23,31 @@ import pandas as pd
 
 from clm_utils.plots import currency_symbol
 
+_LANG = {"lang": "en"}
 
-def _fmt_number(decimals: int) -> Callable[[Any], str]:
+
+def set_language(lang: str) -> None:
+    """Label every later :func:`show` table in ``lang`` (``en`` or ``zh``)."""
+    from clm_utils.i18n import check_lang
+
+    _LANG["lang"] = check_lang(lang)
+
+
+def get_language() -> str:
+    """The language :func:`show` labels tables in (``en`` unless :func:`set_language` changed it)."""
+    return _LANG["lang"]
+
+
+def _fmt_number(decimals: int, lang: str = "en") -> Callable[[Any], str]:
+    yes, no = ("是", "否") if lang == "zh" else ("yes", "no")
+
     def fmt(v: Any) -> str:
         if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA:
             return "–"
         if isinstance(v, pd.Timestamp):
             return v.strftime("%Y-%m-%d") if v == v.normalize() else v.strftime("%Y-%m-%d %H:%M")
         if isinstance(v, (bool, np.bool_)):
-            return "yes" if v else "no"
+            return yes if v else no
         if isinstance(v, (int, np.integer)):
             return f"{int(v):,}"
         if isinstance(v, (float, np.floating)):
@@ -103,7 +125,7 @@ class Table:
 
 def show(frame: pd.DataFrame | pd.Series, *, percent: Sequence[Any] = (), money: Sequence[Any] = (),
          currency: str = "USD", decimals: int = 2, percent_decimals: int = 1, caption: str | None = None,
-         index: bool = True) -> Table:
+         index: bool = True, lang: str | None = None) -> Table:
     """Format a table for a report.
 
     Parameters
@@ -118,6 +140,9 @@ def show(frame: pd.DataFrame | pd.Series, *, percent: Sequence[Any] = (), money:
         Decimals of other non-integer numbers; integers get thousands separators.
     caption, index
         Title above the table; whether to show the index.
+    lang
+        ``en`` or ``zh``; default: the language set by :func:`set_language` (the run's language).
+        In Chinese the labels are translated (:func:`localize_table`); the data are not changed.
     """
     if isinstance(frame, pd.Series):
         frame = frame.to_frame()
@@ -132,5 +157,89 @@ def show(frame: pd.DataFrame | pd.Series, *, percent: Sequence[Any] = (), money:
         elif col in money:
             formats[col] = _fmt_money(symbol, decimals)
         else:
-            formats[col] = _fmt_number(decimals)
+            formats[col] = _fmt_number(decimals, lang or get_language())
+    if (lang or get_language()) != "en":
+        return _localized_table(frame, formats, lang or get_language(), caption, index)
     return Table(frame, formats, caption=caption, index=index)
+
+
+def _localized_table(frame: pd.DataFrame, formats: dict[Any, Callable[[Any], str]], lang: str, caption: str | None,
+                     index: bool) -> Table:
+    out, origin = _localize(frame, lang)
+    new_formats = {new: formats[old] for new, old in zip(out.columns, origin, strict=True)}
+    text = None if caption is None else translate_label(caption, lang)
+    return Table(out, new_formats, caption=text, index=index)
+
+
+#: ``X_zh`` columns hold the Chinese names of column ``X`` (or of the index); in a Chinese table they
+#: replace it.  Companions whose name differs from the stem:
+_ZH_COMPANIONS = {"class_zh": "activity", "tier_zh": "tier"}
+#: Index names whose values are ids or other data, not labels.
+_DATA_INDEX = ("customer_id", "cohort", "period", "date")
+
+
+def translate_label(value: Any, lang: str) -> Any:
+    """A label (column or index name, category value, caption) in ``lang``; unknown labels stay."""
+    from clm_utils.i18n import translate
+
+    return translate(value, lang)
+
+
+def localize_table(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """``frame`` labelled for ``lang``: headers, index labels and names, category and text values.
+
+    ``X_zh`` columns replace their English companion (a column ``X`` or the index) and are dropped;
+    a customer summary with BTYD columns (``frequency``, ``recency``, ``T``) gets the BTYD names.
+    Duplicate Chinese headers are told apart by the English name in brackets.  Numbers, dates and
+    ids are not touched.  ``en`` returns ``frame``.
+    """
+    return _localize(frame, lang)[0]
+
+
+def _localize(frame: pd.DataFrame, lang: str) -> tuple[pd.DataFrame, list[Any]]:
+    from clm_utils import glossary
+
+    if lang == "en":
+        return frame, list(frame.columns)
+    out = frame.copy()
+    for col in [c for c in out.columns if isinstance(c, str) and c.endswith("_zh")]:
+        stem = _ZH_COMPANIONS.get(col, col[:-3])
+        if stem in out.columns and stem != col:
+            out[stem] = out[col].to_numpy()
+        elif out.index.nlevels == 1 and (out.index.name == stem or not pd.api.types.is_numeric_dtype(out.index)):
+            out.index = pd.Index(out[col].astype(object).to_numpy(), name=out.index.name)
+        else:
+            continue
+        out = out.drop(columns=col)
+    origin = list(out.columns)
+    names = glossary.BTYD_COLUMNS if {"frequency", "recency", "T"} <= set(out.columns) else None
+    data_index = out.index.name in _DATA_INDEX or pd.api.types.is_numeric_dtype(out.index)
+    index_before = out.index
+    out = glossary.localize(out, lang, names=names)
+    if data_index:
+        out.index = pd.Index(index_before, name=out.index.name) if out.index.nlevels == 1 else out.index
+
+    def lab(v: Any) -> Any:
+        return translate_label(v, lang) if isinstance(v, str) else v
+
+    for col in out.columns:
+        values = out[col]
+        if isinstance(values, pd.DataFrame):  # duplicate labels: leave them
+            continue
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            cats = [lab(c) for c in values.cat.categories]
+            if len(set(cats)) == len(cats):
+                out[col] = values.cat.rename_categories(cats)
+        elif values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
+            out[col] = values.map(lab).astype(object)
+    if out.index.nlevels == 1:
+        values_ = list(out.index) if data_index else [lab(v) for v in out.index]
+        out.index = pd.Index(values_, name=lab(out.index.name), dtype=None if not data_index else out.index.dtype)
+    else:
+        out.index = pd.MultiIndex.from_tuples([tuple(lab(x) for x in t) for t in out.index],
+                                              names=[lab(n) for n in out.index.names])
+    if out.columns.nlevels == 1:
+        cols = [lab(c) for c in out.columns]
+        cols = [f"{c}（{o}）" if cols.count(c) > 1 else c for c, o in zip(cols, origin, strict=True)]
+        out.columns = pd.Index(cols, name=lab(out.columns.name))
+    return out, origin
