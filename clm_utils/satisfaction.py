@@ -188,7 +188,7 @@ def satisfaction_chain(customers: pd.DataFrame, attributes: pd.DataFrame, column
         except ModelError:
             est = lo_hr = hi_hr = p = np.nan
         rows.append({"link": "churn_hazard", "statistic": "Cox hazard ratio per point", "estimate": est,
-                     "lower": lo_hr, "upper": hi_hr, "p_value": p, "n": int(len(d)),
+                     "lower": lo_hr, "upper": hi_hr, "p_value": p, "n": len(d),
                      "verdict": _verdict(p, est < 1, alpha)})
 
     # 4. holdout purchases

@@ -7,7 +7,12 @@ import pandas as pd
 import pytest
 
 from clm_utils.errors import DataError, ParameterError
-from clm_utils.profit import CostInputs, customer_profitability, profit_basis, purchase_day_profit
+from clm_utils.profit import (
+    CostInputs,
+    customer_profitability,
+    profit_basis,
+    purchase_day_profit,
+)
 
 
 def _tx(with_cost: bool = True) -> pd.DataFrame:

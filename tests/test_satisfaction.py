@@ -58,10 +58,10 @@ def test_power_over_seeds() -> None:
 
 @pytest.mark.slow
 def test_null_calibration() -> None:
-    """No effect: each link is called supported in at most 5% of 300 data sets plus a Monte Carlo margin
-    of 3 SE (3 sqrt(0.05 * 0.95 / 300) = 0.038).  (Two-sided tests with a direction requirement: the expected
+    """No effect: each link is called supported in at most 5% of 200 data sets plus a Monte Carlo margin
+    of 3 SE (3 sqrt(0.05 * 0.95 / 200) = 0.046).  (Two-sided tests with a direction requirement: the expected
     rate is about 2.5%.)  Also the overall verdict is "supported" at most that often."""
-    n_rep = 300
+    n_rep = 200
     hits = np.zeros(4)
     overall = 0
     for seed in range(n_rep):

@@ -10,7 +10,13 @@ import numpy as np
 import pandas as pd
 
 from clm_utils import config
-from clm_utils.data import QualityReport, normalize_float_ids, parse_amount, parse_dates, read_file
+from clm_utils.data import (
+    QualityReport,
+    normalize_float_ids,
+    parse_amount,
+    parse_dates,
+    read_file,
+)
 from clm_utils.data.columns import SYNONYM_TIERS, _norm
 from clm_utils.data.values import MISSING_ID_TEXT
 from clm_utils.errors import DataError, ParameterError

@@ -125,9 +125,7 @@ def covariate_design(covariates: pd.DataFrame, columns: Sequence[str] | None = N
         if v.isna().any():
             raise DataError(f"{int(v.isna().sum())} customer(s) have no value", column=c,
                             hint="fill the missing values, or fit on the customers that have them")
-        if pd.api.types.is_bool_dtype(v):
-            out[c] = v.to_numpy(dtype=float)
-        elif pd.api.types.is_numeric_dtype(v):
+        if pd.api.types.is_bool_dtype(v) or pd.api.types.is_numeric_dtype(v):
             out[c] = v.to_numpy(dtype=float)
         else:
             text = v.astype(str)
@@ -390,7 +388,7 @@ class ParetoNBDCovariates:
     def conditional_expected_number_of_purchases_up_to_time(self, t: Any, summary: pd.DataFrame,
                                                             covariates: pd.DataFrame) -> pd.Series:
         """Expected purchases in ``(T, T + t]`` given the history and the covariates (FH 2005 eq. 22)."""
-        x, tx, T, alpha, beta = self._arrays(summary, covariates)
+        x, _, T, alpha, beta = self._arrays(summary, covariates)
         tt = np.broadcast_to(time_array(t), x.shape)
         r, s = float(self.params_["r"]), float(self.params_["s"])
         p_alive = self.conditional_probability_alive(summary, covariates).to_numpy()
