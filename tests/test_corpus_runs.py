@@ -22,10 +22,11 @@ from clm_utils import config
 
 CORPUS = config.ROOT / "tests" / "corpus"
 MANIFEST = yaml.safe_load((CORPUS / "manifest.yml").read_text(encoding="utf-8"))["files"]
-#: Reasons the data cannot support an analysis: each names the statistical shortfall.
+#: Reasons the data cannot support an analysis: each names the statistical shortfall (too few customers or
+#: repeat buyers for a model; a history shorter than the window a comparison needs).
 ACCEPTED = re.compile(r"repeat purchase|repeat buyer|too few customers|needs at least \d+ customers|"
                       r"nobody made a repeat|cannot rank|same value|fewer than two|too short a history|"
-                      r"customers? (is|are) too few|not enough", re.I)
+                      r"customers? (is|are) too few|not enough|no stages to move from", re.I)
 
 
 def clm_run(data: Path, out: Path, options: dict[str, object]) -> subprocess.CompletedProcess[str]:

@@ -134,6 +134,10 @@ def build(settings: Settings, target: Path, log: Callable[[str], None] | None = 
 # ----------------------------------------------------------------------------------------------
 # Steps
 # ----------------------------------------------------------------------------------------------
+#: Above this many customers the per-customer CLV interval (n_draws values per customer) is left out.
+MAX_CUSTOMER_INTERVALS = 300_000
+
+
 def _value(settings: Settings, calibration: pd.DataFrame, summary: pd.DataFrame, incomplete: dict[str, str],
            notes: list[str]) -> dict[str, Any]:
     """Fit, compare and choose the transaction model; score every customer."""
@@ -159,7 +163,10 @@ def _value(settings: Settings, calibration: pd.DataFrame, summary: pd.DataFrame,
                                          margin=settings.margin)
     table = pd.DataFrame({"p_alive": model.conditional_probability_alive(summary),
                           "expected_purchases": values["expected_purchases"], "clv": values["clv"]})
-    if vm.spend_model is not None:
+    if vm.spend_model is not None and len(summary) > MAX_CUSTOMER_INTERVALS:
+        notes.append(f"Per-customer CLV intervals are left out above {MAX_CUSTOMER_INTERVALS:,} customers "
+                     f"({len(summary):,} here); the total and segment intervals are computed.")
+    elif vm.spend_model is not None:
         try:
             ci = clv.customer_clv_interval(model, vm.spend_model, summary, horizon=settings.horizon,
                                            discount_rate=settings.discount_rate, time_unit=settings.time_unit,

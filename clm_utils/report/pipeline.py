@@ -124,6 +124,10 @@ def run(opts: RunOptions, log: Callable[[str], None] | None = None) -> Path:
             render_html(staging / source.name, staging / rep["html"], show_code=opts.show_code,
                         nav=f'<a href="index.html">Index</a> · {nav}', footer=footer, head=head)
         timings["render"] = round(time.time() - tick, 1)
+        shutil.rmtree(staging / "_sources", ignore_errors=True)
+        from clm_utils.glossary import glossary_page_html
+
+        (staging / "glossary.html").write_text(glossary_page_html(opts.settings.lang), encoding="utf-8")
         meta["files"] = sorted(p.name for p in staging.iterdir() if p.suffix in (".csv", ".parquet", ".xlsx"))
         meta["timings"] = timings
         meta["seconds"] = round(time.time() - started, 1)
@@ -150,18 +154,13 @@ def _execute_all(opts: RunOptions, sources: list[Path], declared: dict[str, set[
     def one(source: Path) -> dict[str, Any]:
         tick = time.time()
         params: dict[str, Any] = {"run_dir": str(staging), "output_dir": str(staging)}
-        if "data_path" in declared[source.stem]:  # a notebook with the older parameters cell
-            s = opts.settings
-            params |= dict(data_path=s.data_path, columns=s.columns, date_format=s.date_format,
-                           observation_end=s.as_of, calibration_end=s.calibration_end, time_unit=s.time_unit,
-                           currency=s.currency, lang=s.lang, seed=s.seed)
         params |= {k: v for k, v in opts.params.items() if k in declared[source.stem]}
         params |= {k: v for k, v in (extra or {}).items() if k in declared[source.stem]}  # issue 12
         params = {k: v for k, v in params.items() if k in declared[source.stem]}
         executed = staging / source.name
         incomplete = None
         try:
-            execute_notebook(source, executed, params)
+            execute_notebook(_in_language(source, opts.settings.lang, staging), executed, params)
         except AnalysisIncomplete as exc:
             incomplete = exc.message
             mark_incomplete(executed, incomplete)
@@ -190,6 +189,22 @@ def _execute_all(opts: RunOptions, sources: list[Path], declared: dict[str, set[
                 raise
         bar.close()
     return done
+
+
+def _in_language(source: Path, lang: str, staging: Path) -> Path:
+    """The notebook with only the narrative cells of ``lang`` (:func:`clm_utils.i18n.select_language`)."""
+    import nbformat
+
+    from clm_utils.i18n import select_language
+
+    nb = nbformat.read(source, as_version=4)
+    chosen = select_language(nb, lang)
+    if len(chosen.cells) == len(nb.cells):
+        return source
+    folder = staging / "_sources"
+    folder.mkdir(exist_ok=True)
+    nbformat.write(chosen, folder / source.name)
+    return folder / source.name
 
 
 def write_scorecard(result: Any, folder: Path, previous: Any = None) -> None:
