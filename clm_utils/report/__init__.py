@@ -12,9 +12,24 @@ module              concept
 ==================  ==========================================================
 """
 
-from clm_utils.report.execute import AnalysisIncomplete, NotebookFailed, declared_parameters, execute_notebook
-from clm_utils.report.index import file_sha256, package_versions, run_section, write_top_index
-from clm_utils.report.options import RunOptions, build_options, read_config_file, resolve_notebooks
+from clm_utils.report.execute import (
+    AnalysisIncomplete,
+    NotebookFailed,
+    declared_parameters,
+    execute_notebook,
+)
+from clm_utils.report.index import (
+    file_sha256,
+    package_versions,
+    run_section,
+    write_top_index,
+)
+from clm_utils.report.options import (
+    RunOptions,
+    build_options,
+    read_config_file,
+    resolve_notebooks,
+)
 from clm_utils.report.pipeline import mark_incomplete, run, write_scorecard
 from clm_utils.report.refresh import clean_notebook, refresh_notebooks
 from clm_utils.report.render import external_resources, render_html

@@ -10,7 +10,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from clm_utils import config
-
 from clm_utils.report.execute import _JupyterPath
 from clm_utils.report.options import resolve_notebooks
 
