@@ -47,6 +47,7 @@ def raw() -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------ migrations and flows
+@pytest.mark.slow  # two as-of analyses of the CDNOW sample (about 40 s, shared by the module)
 def test_migration_rows_account_for_every_customer_known_at_the_earlier_date(change, raw):
     known_1 = raw.loc[raw["date"] <= D1, "customer_id"].nunique()
     new = raw.loc[raw["date"] <= D2].groupby("customer_id")["date"].min().gt(pd.Timestamp(D1)).sum()
@@ -71,6 +72,7 @@ def test_migration_matrix_counts_new_and_gone_customers():
     assert m.drop(index="new")["total"].sum() == 3
 
 
+@pytest.mark.slow  # two as-of analyses of the CDNOW sample (about 40 s, shared by the module)
 def test_new_retained_lost_add_up(change, raw):
     s = change.flow_summary()["customers"]
     flows = change.flows
@@ -96,6 +98,7 @@ def _churned_at(raw: pd.DataFrame, date: str, churned_after: float = 3.0) -> pd.
     return overdue > churned_after
 
 
+@pytest.mark.slow  # two as-of analyses of the CDNOW sample (about 40 s, shared by the module)
 def test_reactivated_are_exactly_the_lapsed_who_bought_again(change, raw):
     churned = _churned_at(raw, D1)
     bought = set(raw.loc[(raw["date"] > D1) & (raw["date"] <= D2), "customer_id"])
@@ -122,6 +125,7 @@ def test_flows_on_a_small_book_with_a_new_and_a_gone_customer():
         periodic.lapsed(before, by="mood")
 
 
+@pytest.mark.slow  # two as-of analyses of the CDNOW sample (about 40 s, shared by the module)
 def test_movers_are_high_value_customers_who_fell_or_entered_decline(change):
     b, a = change.before.customers, change.after.customers
     ids = b.index.intersection(a.index)
@@ -138,6 +142,7 @@ def test_movers_are_high_value_customers_who_fell_or_entered_decline(change):
     assert len(change.movers(5)) == 5
 
 
+@pytest.mark.slow  # two as-of analyses of the CDNOW sample (about 40 s, shared by the module)
 def test_hand_off_change_columns(change):
     cols = change.change_columns()
     a = change.after.customers
@@ -152,6 +157,7 @@ def test_hand_off_change_columns(change):
 
 
 # ------------------------------------------------------------------ KPIs
+@pytest.mark.slow  # two as-of analyses of the CDNOW sample (about 40 s, shared by the module)
 def test_kpis_from_the_transactions(runs, raw):
     before, after = runs
     k = periodic.headline_kpis(after)
@@ -186,6 +192,7 @@ def test_calendar_steps_keep_month_ends():
         periodic.as_of_dates("1998-06-30", "1998-01-01", "1M")
 
 
+@pytest.mark.slow  # two as-of analyses of the CDNOW sample (about 40 s, shared by the module)
 def test_no_comparison_before_the_data(runs):
     _, after = runs
     with pytest.raises(ModelError, match="before the first transaction"):
@@ -193,6 +200,7 @@ def test_no_comparison_before_the_data(runs):
 
 
 # ------------------------------------------------------------------ stage check
+@pytest.mark.slow  # two as-of analyses of the CDNOW sample (about 40 s, shared by the module)
 def test_stage_check_projection_is_the_earlier_matrix_applied_to_the_earlier_mix(change, runs):
     from clm_utils.lifecycle import STAGES, stage_transitions
 
@@ -214,6 +222,7 @@ def test_stage_check_projection_is_the_earlier_matrix_applied_to_the_earlier_mix
 
 
 # ------------------------------------------------------------------ forecast check
+@pytest.mark.slow  # two as-of analyses of the CDNOW sample (about 40 s, shared by the module)
 def test_forecast_check_actuals_match_the_transactions(change, raw):
     f = change.forecast
     known = raw.loc[raw["date"] <= D1, "customer_id"].unique()
@@ -244,6 +253,7 @@ def _mbgnbd_conditional_expectation(params, x, tx, T, t):
     return float(num / den)
 
 
+@pytest.mark.slow  # two as-of analyses of the CDNOW sample (about 40 s, shared by the module)
 def test_forecast_check_expected_purchases_match_the_closed_form(change):
     before = change.before
     if before.chosen_model != "MBG/NBD":
