@@ -59,6 +59,7 @@ from clm_utils.data.columns import (
     map_columns,
     parse_columns,
 )
+from clm_utils.data.files import OTHER_HASH, expand, is_many, read_many
 from clm_utils.data.quality import QualityReport
 from clm_utils.data.read import (  # the private helpers are used by clm_utils.engines
     _decode,  # noqa: F401
@@ -79,14 +80,15 @@ from clm_utils.data.values import (
     parse_amount,
     parse_dates,
 )
+from clm_utils.errors import DataError
 
 __all__ = [
     "CANONICAL", "EARLIEST_DATE", "LATEST_DATE", "MAX_AMOUNT", "ORDER_ID", "PRICE", "PRICE_AS_AMOUNT", "ROLES",
     "SYNONYMS", "SYNONYM_TIERS", "AmountLayout", "DuplicatePolicy", "InvalidPolicy", "NegativePolicy",
     "QualityReport", "ZeroPolicy", "apply_mapping", "clean_transactions", "describe_mapping", "detect_columns",
-    "load_and_check", "load_cdnow", "load_input", "load_transactions", "map_columns", "net_returns",
-    "normalize_float_ids", "order_amount_layout", "parse_amount", "parse_columns", "parse_dates",
-    "read_excel_sheet", "read_file", "read_raw",
+    "expand", "is_many", "load_and_check", "load_cdnow", "load_input", "load_transactions", "map_columns",
+    "net_returns", "normalize_float_ids", "order_amount_layout", "parse_amount", "parse_columns", "parse_dates",
+    "read_excel_sheet", "read_file", "read_many", "read_raw",
 ]
 
 
@@ -106,7 +108,10 @@ def load_and_check(
     ----------
     path
         CSV (any common separator, optionally gzipped), Parquet, an Excel workbook (``.xlsx``),
-        or white-space separated text such as the CDNOW files.
+        or white-space separated text such as the CDNOW files; or a folder or glob pattern
+        (``exports/*.parquet``) of CSV or Parquet files with the same columns, read as one input
+        (:mod:`clm_utils.data.files`: the quality table counts the rows of all files, and an error
+        names the file and its line numbers).
     columns
         Mapping of the user's column names onto ``customer_id``, ``date``, ``amount`` (and
         optionally ``quantity``, ``order_id``; or ``quantity`` and ``price`` when there is no
@@ -122,6 +127,8 @@ def load_and_check(
         Passed to :func:`clean_transactions` (``negative``, ``zero``, ``duplicates``,
         ``invalid``, ``observation_end``, ``strict``, ``decimal``).
     """
+    if is_many(path):
+        return _load_many(path, columns, date_format, sep=sep, encoding=encoding, sheet=sheet, **policies)
     raw, label, first_line, kind = read_file(path, sep=sep, encoding=encoding, sheet=sheet)
     if columns is None and _is_cdnow_layout(raw):
         raw = _cdnow_columns(raw)
@@ -138,6 +145,39 @@ def load_and_check(
     mapped = apply_mapping(raw, found, keep_other=True)
     return clean_transactions(mapped, label=label, first_line=first_line, date_format=date_format,
                               excel_dates=kind == "excel", report=report, **policies)  # type: ignore[arg-type]
+
+
+def _load_many(path: str | Path, columns: Mapping[str, str] | str | None, date_format: str | None, *,
+               sep: str | None, encoding: str | None, sheet: str | int | None,
+               **policies: Any) -> tuple[pd.DataFrame, QualityReport]:
+    """:func:`load_and_check` for a folder or glob of files (:mod:`clm_utils.data.files`)."""
+    from clm_utils.errors import ParameterError
+
+    if sheet is not None:
+        raise ParameterError(f"a sheet ({sheet!r}) was chosen, but {path} is a folder or pattern of CSV/Parquet files",
+                             parameter="sheet", hint="leave out the sheet option for CSV and Parquet files")
+    many = read_many(path, columns, sep=sep, encoding=encoding)
+    raw = many.frame
+    given = parse_columns(columns) or {}
+    found = detect_columns([c for c in raw.columns if c != OTHER_HASH], given, many.label)
+    report = QualityReport(many.label)
+    report.add("files read", len(many.files), f"{many.files[0]} ... {many.files[-1]}" if len(many.files) > 1
+               else many.files[0], status="info")
+    detected = {role: user for role, user in found.items() if user not in given and user != role}
+    if detected:
+        report.add("columns detected by name", len(detected), describe_mapping(detected), status="info")
+    if config.AMOUNT in found and config.QUANTITY not in found and _norm(found[config.AMOUNT]) in PRICE_AS_AMOUNT \
+            and found[config.AMOUNT] not in given:
+        report.add("amount taken from the price column (no quantity column)", 1, repr(found[config.AMOUNT]),
+                   status="info")
+    mapped = apply_mapping(raw, found, keep_other=True)
+    del raw
+    many.frame = pd.DataFrame()
+    try:
+        return clean_transactions(mapped, label=many.label, first_line=0, date_format=date_format,
+                                  report=report, source_columns=many.n_columns, **policies)  # type: ignore[arg-type]
+    except DataError as exc:
+        raise many.translate(exc) from None
 
 
 def load_transactions(

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from clm_utils import config
-from clm_utils.data.columns import ORDER_ID, PRICE, ROLES
+from clm_utils.data.columns import COST, ORDER_ID, PRICE, ROLES
 from clm_utils.data.quality import QualityReport
 from clm_utils.data.values import (
     MAX_AMOUNT,
@@ -49,11 +49,20 @@ def net_returns(frame: pd.DataFrame) -> tuple[pd.DataFrame, int, int]:
     (frame, n_netted, n_unmatched)
         The frame without negative rows, the number of returns netted and the number dropped
         because no earlier purchase of that customer was found.
+
+    Notes
+    -----
+    With a ``cost`` column (cost of goods), a return gives its cost back to the purchases it
+    nets against, in proportion to the amount it takes from each: the return's own cost (its
+    absolute value) when it has one, else the purchase's cost in proportion to the amount
+    returned.  A purchase removed by a return leaves with its cost.
     """
     neg = frame[config.AMOUNT].to_numpy() < 0
     if not neg.any():
         return frame, 0, 0
     amounts = frame[config.AMOUNT].to_numpy(dtype="float64").copy()
+    has_cost = COST in frame.columns
+    costs = frame[COST].to_numpy(dtype="float64").copy() if has_cost else np.zeros(len(frame))
     ids = frame[config.CUSTOMER_ID].to_numpy()
     # positions of each customer's block (frame is sorted by customer, then date)
     starts = np.r_[0, np.flatnonzero(ids[1:] != ids[:-1]) + 1]
@@ -61,18 +70,24 @@ def net_returns(frame: pd.DataFrame) -> tuple[pd.DataFrame, int, int]:
     unmatched = 0
     for pos in np.flatnonzero(neg):  # loop over returns only (rare), not over customers
         remaining = -amounts[pos]
+        returned, given_back = remaining, abs(costs[pos])
         amounts[pos] = 0.0
         j = pos - 1
         lo = block_start[pos]
         while remaining > 1e-12 and j >= lo:
             if amounts[j] > 0:
                 take = min(amounts[j], remaining)
+                if has_cost:  # the cost of the goods returned leaves with them
+                    back = given_back * take / returned if np.isfinite(given_back) else costs[j] * take / amounts[j]
+                    costs[j] = max(costs[j] - back, 0.0)
                 amounts[j] -= take
                 remaining -= take
             j -= 1
         if remaining > 1e-12 and remaining == -frame[config.AMOUNT].iloc[pos]:
             unmatched += 1
     out = frame.assign(**{config.AMOUNT: amounts})
+    if has_cost:
+        out[COST] = costs
     out = out[(~neg) & (amounts > 1e-9)]
     return out, int(neg.sum()) - unmatched, unmatched
 
@@ -166,7 +181,12 @@ def _merge_order_lines(out: pd.DataFrame, report: QualityReport) -> pd.DataFrame
     agg: dict[str, str] = {config.AMOUNT: "sum", "_line": "min"}
     if config.QUANTITY in part:
         agg[config.QUANTITY] = "sum"
+    if COST in part:
+        agg[COST] = "sum"
     merged = part.groupby(keys, sort=False).agg(agg).reset_index()
+    if COST in part:  # an order with a line of unknown cost has an unknown cost (not a silent 0)
+        unknown = part[COST].isna().groupby([part[k] for k in keys], sort=False).any().to_numpy()
+        merged[COST] = merged[COST].where(~unknown)
     mixed = sign.groupby([part[k] for k in keys], sort=False).any()
     n_mixed = int((mixed["pos"] & mixed["neg"]).sum())
     report.add("order lines merged into one transaction per order", len(part) - len(merged),
@@ -193,6 +213,7 @@ def clean_transactions(
     decimal: str = ".",
     excel_dates: bool = False,
     report: QualityReport | None = None,
+    source_columns: int | None = None,
 ) -> tuple[pd.DataFrame, QualityReport]:
     """Validate and clean a frame that already has canonical column names.
 
@@ -228,6 +249,10 @@ def clean_transactions(
         Decimal mark of text amounts, ``.`` or ``,``.
     excel_dates
         The values come from a workbook: numbers in the date column are Excel serial dates.
+    source_columns
+        How many columns the source file has, for the duplicate check's note (default: the
+        frame's); the folder reader passes the files' count, having reduced the columns that
+        play no role to one hash column.
 
     Returns
     -------
@@ -315,6 +340,15 @@ def clean_transactions(
     quantity = None
     if config.QUANTITY in frame:
         quantity = parse_amount(frame[config.QUANTITY], decimal=decimal)
+    cost = None
+    if COST in frame:  # cost of goods: parsed like quantity; unreadable or blank costs are counted, not guessed
+        cost = parse_amount(frame[COST], decimal=decimal)
+        blank_cost = (frame[COST].isna() | (_text(frame[COST]) == "")).to_numpy() & ~guest
+        unreadable = cost.isna().to_numpy() & ~blank_cost & ~guest
+        report.add("unreadable costs (left empty)", int(unreadable.sum()),
+                   f"e.g. {str(frame[COST][unreadable].iloc[0])!r}: fix the cost column" if unreadable.any() else "")
+        report.add("rows without a cost", int(blank_cost.sum()),
+                   "profit needs the cost of goods of every purchase: fill them in" if blank_cost.any() else "")
 
     problems = [
         (bad_date, config.DATE, "dates cannot be parsed", "unparseable dates",
@@ -336,6 +370,8 @@ def clean_transactions(
     data = {config.CUSTOMER_ID: ids.astype("str"), config.DATE: dates, config.AMOUNT: amount}
     if quantity is not None:
         data[config.QUANTITY] = quantity
+    if cost is not None:
+        data[COST] = cost
     if orders is not None:
         data[ORDER_ID] = orders
     if config.AMOUNT in frame and PRICE in frame:
@@ -364,7 +400,7 @@ def clean_transactions(
         dup = out.duplicated(subset=subset, keep="first").to_numpy()
     except TypeError:  # unhashable cells (lists in a Parquet file): compare their text
         dup = out[subset].astype("str").duplicated(keep="first").to_numpy()
-    n_source = frame.shape[1]
+    n_source = source_columns or frame.shape[1]
     out = _apply_policy(out, dup, duplicates, report, label, None, "rows are exact duplicates of earlier rows",
                         "exact duplicate rows",
                         "remove them, or pass --duplicates drop (or keep if they are real repeat purchases)",
