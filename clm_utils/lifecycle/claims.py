@@ -244,7 +244,8 @@ def evaluate_lifecycle_claims(
     out.attrs["basis"] = basis
     out.attrs["method"] = (f"ages chosen on a random half of the customers ({sel.size}), statistics on the other "
                            f"half ({tst.size}) with a {n_boot}-replicate percentile bootstrap; "
-                           f"{round(100 * (1 - a))}% intervals")
+                           f"{round(100 * (1 - a))}% intervals"
+                           + (f"; curves {curves.note}" if getattr(curves, "note", None) else ""))
     out.attrs["n_selection"] = int(sel.size)
     out.attrs["n_test"] = int(tst.size)
     return out

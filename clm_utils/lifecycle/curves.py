@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from clm_utils.data.sampling import sample_transactions
 from clm_utils.errors import ModelError, ParameterError
 from clm_utils.lifecycle.stages import _purchase_days
 
@@ -62,6 +63,7 @@ class LifecycleCurves:
     per_customer: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     n_boot: int = 200
     seed: int = 42
+    note: str | None = None
 
 
 def lifecycle_curves(
@@ -78,6 +80,7 @@ def lifecycle_curves(
     n_boot: int = 200,
     alpha: float = 0.05,
     seed: int = 42,
+    sample_above: int | None = None,
 ) -> LifecycleCurves:
     """Aggregate lifecycle curves: per-customer volume, revenue and profit by relationship age.
 
@@ -108,6 +111,11 @@ def lifecycle_curves(
         lies before ``as_of``.
     n_boot, seed
         Percentile bootstrap over customers (Poisson weights) for the bands; seeded.
+    sample_above
+        With more customers than this, the curves and their bands are computed on a seeded
+        random sample of this many customers (:mod:`clm_utils.data.sampling`; None: the
+        ``CLM_SAMPLE_ABOVE`` default, 200,000; 0: never); ``note`` then says so.  The bands
+        of a sample cover the whole base's curve: the customers are an iid draw from it.
 
     Returns
     -------
@@ -123,6 +131,7 @@ def lifecycle_curves(
         raise ParameterError("alpha must lie between 0 and 1", parameter="alpha")
     plen = PERIOD_DAYS[period]
     as_of_ts = pd.Timestamp(as_of) if as_of is not None else transactions["date"].max()
+    transactions, note = sample_transactions(transactions, limit=sample_above, seed=seed)
     days = _purchase_days(transactions, as_of_ts)
     codes, uniq = pd.factorize(days["customer_id"], sort=True)
     first = days.groupby(codes)["date"].transform("min")
@@ -179,7 +188,7 @@ def lifecycle_curves(
     return LifecycleCurves(table=out, boot=boot, period=period, basis=basis, alpha=alpha,
                            profit_definition=profit_definition(margin, cost_per_order, acquisition_cost),
                            per_customer={"volume": vol, "revenue": rev, "profit": prof, "mask": mask},
-                           n_boot=n_boot, seed=seed)
+                           n_boot=n_boot, seed=seed, note=note)
 
 
 def plot_lifecycle_curves(curves: LifecycleCurves, axes: Any = None, currency: str = "USD") -> Any:

@@ -363,18 +363,26 @@ def stage_sensitivity(
     as_of: str | pd.Timestamp | None = None,
     grid: Mapping[str, Sequence[float]] | None = None,
     p_alive: pd.Series | None = None,
+    sample_above: int | None = None,
+    seed: int = 42,
     **base: Any,
 ) -> pd.DataFrame:
     """Stage shares when one threshold at a time moves over a grid (the others at ``base``).
 
     Default grid: ``terminated_multiple`` 2-5, ``decline_multiple`` 1.5-2.5, ``decline_ratio``
-    0.3-0.7, ``recent_window`` 0.5x-2x of the resolved default.
+    0.3-0.7, ``recent_window`` 0.5x-2x of the resolved default.  With more customers than
+    ``sample_above`` (None: the ``CLM_SAMPLE_ABOVE`` default, 200,000; 0: never) the shares are
+    those of a seeded random sample of that many customers (thresholds resolved on the whole
+    base; a share's standard error is below 0.12 points), and ``.attrs["note"]`` says so.
 
     Returns
     -------
     DataFrame with ``parameter``, ``value``, ``is_default`` and one share column per stage.
     """
+    from clm_utils.data.sampling import sample_transactions
+
     resolved = resolve_params(transactions, as_of, **base)
+    transactions, note = sample_transactions(transactions, limit=sample_above, seed=seed)
     if grid is None:
         w = resolved.recent_window
         grid = {
@@ -398,7 +406,10 @@ def stage_sensitivity(
             sh = stage_shares(st)
             rows.append({"parameter": name, "value": float(v), "is_default": bool(np.isclose(v, fixed[name])),
                          **sh.to_dict()})
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    if note:
+        out.attrs["note"] = f"stage sensitivity {note}"
+    return out
 
 
 def plot_stage_sensitivity(sens: pd.DataFrame, axes: Any = None) -> Any:

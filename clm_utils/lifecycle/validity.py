@@ -54,6 +54,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from clm_utils.data.sampling import sample_transactions
 from clm_utils.errors import ParameterError
 from clm_utils.lifecycle.stages import (
     STAGES,
@@ -108,6 +109,7 @@ def stage_validity(
     n_boot: int = 200,
     alpha: float = 0.05,
     seed: int = 42,
+    sample_above: int | None = None,
     **stage_params: Any,
 ) -> StageValidity:
     """Assign stages at ``calibration_end`` and measure them on the holdout up to ``as_of``.
@@ -124,6 +126,12 @@ def stage_validity(
         Optional P(alive) at ``calibration_end`` for the stage rule.
     n_boot, alpha, seed
         Bootstrap replicates over customers, interval level ``1 - alpha``, seed.
+    sample_above
+        With more customers than this, everything is computed on a seeded random sample of this
+        many customers (:mod:`clm_utils.data.sampling`; None: the ``CLM_SAMPLE_ABOVE`` default,
+        200,000; 0: never), with the stage thresholds resolved on the whole base; ``notes`` say
+        so.  The sample is an iid draw of customers, so the bootstrap intervals carry its
+        sampling error and cover the whole base's values.
     **stage_params
         Thresholds of the stage rule (:class:`clm_utils.lifecycle.StageParams`).
 
@@ -140,6 +148,10 @@ def stage_validity(
         raise ParameterError("n_boot must be at least 20", parameter="n_boot")
     if not 0 < alpha < 1:
         raise ParameterError("alpha must lie between 0 and 1", parameter="alpha")
+    sample, note = sample_transactions(transactions, limit=sample_above, seed=seed)
+    if note is not None:  # thresholds from the whole base, so the sample's stages are the base's rule
+        stage_params = dict(resolve_params(transactions, cal, **stage_params).__dict__)
+        transactions = sample
     st = assign_stages(transactions, cal, p_alive=p_alive, **stage_params)
     days = _purchase_days(transactions, end)
     hold = days[days["date"] > cal]
@@ -248,7 +260,7 @@ def stage_validity(
         (f"intervals: percentile bootstrap over customers ({n_boot} Poisson-weight replicates, seed {seed}); "
          "P(no purchase): exact Clopper-Pearson"),
         f"{int((~has_rate).sum())} customers first seen on {cal.date()} have no past rate (left out of rate_ratio)",
-    ]
+    ] + ([f"stage validity {note}"] if note else [])
     return StageValidity(table=tab, predictions=pred, customers=cust, calibration_end=cal, as_of=end,
                          params=dict(st.attrs.get("params", {})), notes=notes, by_history=by_hist)
 
@@ -260,6 +272,7 @@ def stage_validity_sensitivity(
     grid: Mapping[str, Sequence[float]] | None = None,
     n_boot: int = 200,
     seed: int = 42,
+    sample_above: int | None = None,
     **base: Any,
 ) -> pd.DataFrame:
     """The theory's predictions at the default thresholds and with one threshold moved at a time.
@@ -271,10 +284,13 @@ def stage_validity_sensitivity(
     -------
     Long DataFrame: ``setting`` ("default" or ``name=value``), ``prediction``, ``estimate``,
     ``ci_lower``, ``ci_upper``, ``holds``, plus the stage counts of that setting
-    (``n_<stage>``).
+    (``n_<stage>``).  Above ``sample_above`` customers (see :func:`stage_validity`) every
+    setting runs on one seeded sample (thresholds resolved on the whole base) and
+    ``.attrs["note"]`` says so.
     """
     cal = pd.Timestamp(calibration_end)
     resolved = resolve_params(transactions, cal, **base)
+    transactions, note = sample_transactions(transactions, limit=sample_above, seed=seed)
     if grid is None:
         w = float(resolved.recent_window)  # type: ignore[arg-type]
         grid = {"terminated_multiple": [2.0, 4.0], "decline_multiple": [1.5, 2.5], "decline_ratio": [0.3, 0.7],
@@ -295,13 +311,15 @@ def stage_validity_sensitivity(
             settings.append((f"{name}={v:g}", kw))
     rows = []
     for label, kw in settings:
-        sv = stage_validity(transactions, cal, as_of, n_boot=n_boot, seed=seed, **kw)
+        sv = stage_validity(transactions, cal, as_of, n_boot=n_boot, seed=seed, sample_above=0, **kw)
         counts = {f"n_{s}": int(sv.table.loc[s, "customers"]) for s in STAGES}
         for pname, r in sv.predictions.iterrows():
             rows.append({"setting": label, "prediction": pname, "estimate": r["estimate"], "ci_lower": r["ci_lower"],
                          "ci_upper": r["ci_upper"], "holds": r["holds"], **counts})
     out = pd.DataFrame(rows)
     out["holds"] = out["holds"].astype("boolean")
+    if note:
+        out.attrs["note"] = f"stage validity sensitivity {note}"
     return out
 
 

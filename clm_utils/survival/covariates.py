@@ -90,22 +90,32 @@ def early_period_cox(
     early_period: float | str = 13,
     time_unit: str = "W",
     strata: str | None = None,
+    sample_above: int | None = None,
+    seed: int = 42,
 ) -> tuple[Any, pd.DataFrame, str]:
     """Fit the early-period Cox model of :func:`early_period_cox_data` (Efron ties).
+
+    With more customers in the landmark data than ``sample_above`` (None: the
+    ``CLM_SAMPLE_ABOVE`` default, 200,000; 0: never) the model is fitted on a seeded random
+    sample of that many (:mod:`clm_utils.data.sampling`): the hazard ratios' standard errors are
+    those of the sample, so their intervals carry the sampling error; ``note`` says so.
 
     Returns
     -------
     (cox, data, note)
         The fitted :class:`~clm_utils.survival.CoxPH`, or None with ``note`` saying why the data
-        cannot support it (a ModelError or ParameterError message); the landmark data.
+        cannot support it (a ModelError or ParameterError message); the data the model was
+        fitted on (the landmark data, or its sample); ``note`` also names a sample.
     """
+    from clm_utils.data.sampling import sample_customers
     from clm_utils.errors import UserError
     from clm_utils.survival.cox import CoxPH
 
     data = early_period_cox_data(transactions, durations, early_period, time_unit)
+    data, sampled = sample_customers(data, limit=sample_above, seed=seed)
     try:
         cox = CoxPH(ties="efron").fit(data, "duration", "event", strata=strata,
                                       covariates=varying_covariates(data, list(EARLY_PERIOD_COVARIATES)))
     except UserError as exc:
         return None, data, f"Cox model not estimable on these data: {exc.one_line()}"
-    return cox, data, ""
+    return cox, data, f"Cox model {sampled}." if sampled else ""
