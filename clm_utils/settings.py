@@ -36,7 +36,9 @@ POLICY_CHOICES: dict[str, tuple[Any, ...]] = {
 #: Transaction models the CLV stage can fit (:data:`clm_utils.clv.MODELS`).
 TRANSACTION_MODELS: tuple[str, ...] = ("BG/NBD", "Pareto/NBD", "MBG/NBD")
 #: YAML / CLI spellings accepted for a setting.
-ALIASES: dict[str, str] = {"data": "data_path", "observation_end": "as_of"}
+ALIASES: dict[str, str] = {"data": "data_path", "observation_end": "as_of", "customers": "customers_path"}
+#: Scheme stages terminated customers can be placed in (:func:`clm_utils.schemes.customer_types`).
+SCHEME_STAGES: tuple[str, ...] = ("exploration", "formation", "stability", "decline")
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,21 @@ class Settings:
         ``stability_min_purchases``, ``stages_from_p_alive``.
     Clusters
         ``cluster_k`` (None: highest silhouette between ``k_min`` and ``k_max``).
+    Costs and profit (客户利润; :mod:`clm_utils.profit`)
+        ``margin`` above is the gross-margin rate (cost of goods = (1 − margin) × revenue) unless the
+        transactions have a ``cost`` column; ``cost_per_order`` (cost to serve one purchase day),
+        ``acquisition_cost`` (per customer) or ``acquisition_column`` (a column of the attribute file
+        holding it; ``acquisition_cost`` is then charged to customers without a value).
+    Customer attributes (``--customers FILE``; :mod:`clm_utils.attributes`)
+        ``customers_path`` (alias ``customers``), ``customers_id`` (its id column; None: detected),
+        ``customers_sheet`` (Excel), ``satisfaction_column`` (None: a numeric column named like
+        satisfaction, csat or nps), ``covariates`` (attribute columns of the covariate Pareto/NBD;
+        empty: not fitted).
+    The sources' schemes (:mod:`clm_utils.schemes`)
+        ``type_terminated_stage`` (the scheme stage the terminated go to in the 12 types),
+        ``frequency_window`` (period before the as-of date of the 高频/低频/零频 classes),
+        ``frequency_threshold`` (None: the purchasers' median), ``core_share`` and ``potential_share``
+        (核心/潜力/一般 customers).
     """
 
     # data
@@ -114,6 +131,22 @@ class Settings:
     cluster_k: int | None = None
     k_min: int = 3
     k_max: int = 8
+    # costs and profit
+    cost_per_order: float = 0.0
+    acquisition_cost: float = 0.0
+    acquisition_column: str | None = None
+    # customer attributes
+    customers_path: str | None = None
+    customers_id: str | None = None
+    customers_sheet: str | int | None = None
+    satisfaction_column: str | None = None
+    covariates: tuple[str, ...] = ()
+    # the sources' schemes
+    type_terminated_stage: str = "decline"
+    frequency_window: str = "12M"
+    frequency_threshold: float | None = None
+    core_share: float = 0.2
+    potential_share: float = 0.2
     # not part of the analysis (excluded from the cache key)
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -211,7 +244,54 @@ class Settings:
             v["cluster_k"] = _whole(self.cluster_k, "cluster_k", minimum=2)
         v["k_min"] = _whole(self.k_min, "k_min", minimum=2)
         v["k_max"] = _whole(self.k_max, "k_max", minimum=v["k_min"])
+        v.update(self._validated_profit_and_attributes(v["time_unit"]))
         return replace(self, **v)
+
+    def _validated_profit_and_attributes(self, time_unit: str) -> dict[str, Any]:
+        """The cost, attribute and scheme settings (issue 14), checked and normalised."""
+        v: dict[str, Any] = {}
+        for name in ("cost_per_order", "acquisition_cost"):
+            v[name] = _number(getattr(self, name), name, 0.0, math.inf, "a number ≥ 0 in the run's currency")
+        for name in ("acquisition_column", "customers_id", "satisfaction_column"):
+            v[name] = _optional_name(getattr(self, name), name)
+        if self.customers_path not in (None, ""):
+            v["customers_path"] = str(Path(str(self.customers_path)).expanduser().resolve())
+        else:
+            v["customers_path"] = None
+        if v["acquisition_column"] and not v["customers_path"]:
+            raise ParameterError(f"the acquisition cost column {v['acquisition_column']!r} needs an attribute file",
+                                 parameter="acquisition_column", hint="pass --customers FILE, or give a number")
+        sheet = self.customers_sheet
+        if sheet is not None and (isinstance(sheet, bool) or not isinstance(sheet, (str, int))):
+            raise ParameterError(f"{sheet!r} is not a sheet name or number", parameter="customers_sheet")
+        covs = (self.covariates,) if isinstance(self.covariates, str) else tuple(self.covariates or ())
+        covs = tuple(c for c in (str(c).strip() for c in covs) if c)
+        if covs and not v["customers_path"]:
+            raise ParameterError("covariates are columns of the attribute file, and none was given",
+                                 parameter="covariates", hint="pass --customers FILE, or leave covariates empty")
+        if len(set(covs)) != len(covs):
+            raise ParameterError(f"a covariate is listed twice: {list(covs)}", parameter="covariates")
+        v["covariates"] = covs
+        if self.type_terminated_stage not in SCHEME_STAGES:
+            raise ParameterError(f"{self.type_terminated_stage!r} is not a stage of the 12-type scheme",
+                                 parameter="type_terminated_stage", hint=f"use one of {', '.join(SCHEME_STAGES)}")
+        config.duration_in_units(self.frequency_window, time_unit, "frequency_window")
+        v["frequency_window"] = str(self.frequency_window)
+        if self.frequency_threshold is not None:
+            v["frequency_threshold"] = _number(self.frequency_threshold, "frequency_threshold", 0.0, math.inf,
+                                               "purchase days in the window above which a customer is 高频 (high)")
+        for name in ("core_share", "potential_share"):
+            v[name] = _number(getattr(self, name), name, 0.0, 1.0, "a share in (0, 1), e.g. 0.2")
+            if v[name] in (0.0, 1.0):
+                raise ParameterError(f"{v[name]!r} is not a share in (0, 1)", parameter=name, hint="e.g. 0.2")
+        return v
+
+    def cost_inputs(self) -> Any:
+        """The run's :class:`clm_utils.profit.CostInputs` (margin 1 means no cost of goods)."""
+        from clm_utils.profit import CostInputs
+
+        return CostInputs(margin=self.margin, cost_per_order=self.cost_per_order,
+                          acquisition_cost=self.acquisition_cost, acquisition_column=self.acquisition_column)
 
     # ------------------------------------------------------------------ use
     def to_dict(self) -> dict[str, Any]:
@@ -259,7 +339,8 @@ class Settings:
         return {k: v for k, v in self.to_dict().items() if v != default[k]}
 
 
-_NULLABLE = {"recent_window_days", "cluster_k", "clv_model", "as_of", "calibration_end"}
+_NULLABLE = {"recent_window_days", "cluster_k", "clv_model", "as_of", "calibration_end", "acquisition_column",
+             "customers_path", "customers_id", "customers_sheet", "satisfaction_column", "frequency_threshold"}
 
 
 def as_date_text(value: Any, name: str) -> str | None:
@@ -275,6 +356,15 @@ def as_date_text(value: Any, name: str) -> str | None:
     if pd.isna(ts):
         raise ParameterError(f"{value!r} is not a date", parameter=name, hint="write it as YYYY-MM-DD")
     return str(ts.date())
+
+
+def _optional_name(value: Any, name: str) -> str | None:
+    """A column name, or None when empty."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, (str, int)) or isinstance(value, bool):
+        raise ParameterError(f"{value!r} is not a column name", parameter=name, hint="write the column's name")
+    return str(value).strip()
 
 
 def _whole(value: Any, name: str, minimum: int) -> int:

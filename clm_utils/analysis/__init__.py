@@ -128,6 +128,129 @@ class Analysis:
         self.require("clv")
         return self._models["spend_model"]
 
+    # -- profit, attributes and the sources' schemes (issue 14) ---------------------------
+    @cached_property
+    def attributes(self) -> pd.DataFrame | None:
+        """The ``--customers`` attribute table (every row of the file, indexed by ``customer_id``, ``attrs["kinds"]``
+        naming each column numeric / categorical / date), or None when the run has no attribute file.  The run's
+        customers carry the same columns in :attr:`customers`."""
+        meta = self.manifest.get("attributes")
+        if not meta:
+            return None
+        table = artifacts.read_table(self.folder, "attributes")
+        table.attrs["kinds"] = dict(meta["kinds"])
+        return table
+
+    @property
+    def profit_basis(self) -> str:
+        """What "profit" means in this run, e.g. ``profit = revenue (no costs given)`` (every report prints it)."""
+        return str((self.manifest.get("profit") or {}).get("basis", "profit = revenue (no costs given)"))
+
+    @property
+    def has_costs(self) -> bool:
+        """Whether any cost was given (cost column, margin below 1, cost to serve, acquisition cost)."""
+        return bool((self.manifest.get("profit") or {}).get("has_costs", False))
+
+    @property
+    def value_basis(self) -> str:
+        """``profit`` when costs were given, else ``revenue``: the value the 80/20 and ten-times checks use."""
+        return "profit" if self.has_costs else "revenue"
+
+    @property
+    def satisfaction_column(self) -> str | None:
+        """The attribute column holding satisfaction / NPS scores (set, or detected by name), or None."""
+        return (self.manifest.get("attributes") or {}).get("satisfaction_column")
+
+    def attributes_note(self) -> str:
+        """One sentence: the attribute file and its join, or how to give one."""
+        meta = self.manifest.get("attributes")
+        if not meta:
+            return ("No customer attribute file in this run: give one with `clm run --customers FILE` (CSV, Parquet or "
+                    "Excel; one row per customer id, any columns such as channel, region, satisfaction), or "
+                    "settings={\"customers\": \"customers.csv\"} in this notebook's parameters.")
+        join = meta["join"]
+        return (f"Attributes: {meta['file']}, {len(meta['columns'])} columns ({', '.join(meta['columns'])}); "
+                f"{join['customers with attributes']:,} of {join['customers in the run']:,} customers matched, "
+                f"{join['attribute rows without transactions']:,} attribute rows have no transactions.")
+
+    def attribute_columns(self, max_levels: int = 20) -> list[str]:
+        """Attribute columns fit to group or model by: numbers and dates that vary, categories with 2 to
+        ``max_levels`` levels among the run's customers; the acquisition-cost column (a cost, not a trait) left out."""
+        if self.attributes is None:
+            return []
+        kinds = self.attributes.attrs["kinds"]
+        cols = []
+        for col, kind in kinds.items():
+            values = self.customers[col].dropna()
+            levels = values.nunique()
+            if col != self.settings.acquisition_column and (2 <= levels <= max_levels or (kind != "categorical"
+                                                                                        and levels >= 2)):
+                cols.append(col)
+        return cols
+
+    @property
+    def covariate_model(self) -> Any:
+        """The Pareto/NBD with the ``covariates`` setting's attributes on both processes
+        (:class:`clm_utils.clv.covariates.ParetoNBDCovariates`); ModelError when none was fitted."""
+        if not self.settings.covariates:
+            raise ModelError("no covariate Pareto/NBD in this run: no covariates were set",
+                             hint='set covariates, e.g. --set covariates=[channel,region] with --customers FILE')
+        self.require("covariates")
+        return self._models["covariate_model"]
+
+    def customer_types(self) -> pd.DataFrame:
+        """Every customer's type of the 12 (3 value groups × 4 stages, :func:`clm_utils.schemes.customer_types`)."""
+        from clm_utils import schemes
+
+        self.require("types")
+        c = self.customers
+        return schemes.customer_types(c["value_tier"].astype("object"), c["stage"].astype("object"),
+                                      terminated=self.settings.type_terminated_stage)
+
+    def type_grid(self) -> pd.DataFrame:
+        """The 12-cell grid with its policies, customers and value (profit; revenue without costs)."""
+        from clm_utils import schemes
+
+        return schemes.type_grid(self.customer_types(), value=self.customers["profit"])
+
+    def profit_table(self, by: str | None = None) -> pd.DataFrame:
+        """Revenue → COGS → gross margin → cost to serve → acquisition → profit, in total or per group of ``by``
+        (a column of :attr:`customers`); ``profit_margin`` = profit / revenue, ``profit_share`` of the total."""
+        c = self.customers
+        cols = ["revenue", "cogs", "gross_margin", "cost_to_serve", "acquisition", "profit"]
+        total = c[cols].sum().to_frame("all customers").T
+        total.insert(0, "customers", len(c))
+        if by is not None:
+            groups = c[by]
+            table = c[cols].groupby(groups, observed=True, sort=True).sum()
+            table.insert(0, "customers", groups.value_counts().reindex(table.index).astype("int64"))
+            table.index = table.index.astype(str)
+            total = pd.concat([table, total])
+        total["profit_margin"] = total["profit"] / total["revenue"].where(total["revenue"] > 0)
+        total["profit_share"] = total["profit"] / float(c["profit"].sum()) if c["profit"].sum() else float("nan")
+        total.index.name = by or ""
+        return total
+
+    def durations(self, inactivity: str | float = "26W", churn_time: str = "last_purchase") -> pd.DataFrame:
+        """Churn durations of every customer in the run's time unit (:func:`clm_utils.survival.churn_durations`)."""
+        from clm_utils.config import duration_in_units
+        from clm_utils.survival import churn_durations
+
+        window = duration_in_units(inactivity, self.time_unit, "inactivity")
+        return churn_durations(self.transactions, self.observation_end, window, self.time_unit, churn_time)
+
+    def satisfaction(self, inactivity: str | float = "26W") -> Any:
+        """The chain satisfaction → loyalty → repurchase (:func:`clm_utils.satisfaction.satisfaction_chain`) on the
+        run's customers, churn durations and holdout purchases; ModelError saying how when there is no score."""
+        from clm_utils.satisfaction import satisfaction_chain
+
+        if self.satisfaction_column is None:
+            raise ModelError("no satisfaction scores in this run", hint="give an attribute file (--customers FILE) with "
+                             "a numeric column named like satisfaction, csat or nps, or set satisfaction_column")
+        holdout = self.calibration["frequency_holdout"] if "frequency_holdout" in self.calibration else None
+        return satisfaction_chain(self.customers, self.attributes, self.satisfaction_column,
+                                  durations=self.durations(inactivity), holdout=holdout)
+
     # -- facts ----------------------------------------------------------------------------
     @property
     def observation_end(self) -> pd.Timestamp:
@@ -216,7 +339,21 @@ def ensure(settings: Settings, log: Any = None) -> Path:
 
 
 def stage_digest(settings: Settings) -> str:
-    """Hash of the input data (the file's SHA-256; for a folder, its file names, sizes and times)."""
+    """Hash of the inputs: the data (the file's SHA-256; for a folder, its file names, sizes and times) and,
+    with ``customers_path``, the attribute file's SHA-256 (so an edited attribute file is analysed anew)."""
+    import hashlib
+
+    from clm_utils.report import file_sha256
+
+    digest = _data_digest(settings)
+    if settings.customers_path:
+        path = Path(settings.customers_path)
+        extra = file_sha256(path) if path.is_file() else ""
+        return hashlib.sha256(f"{digest}:customers:{extra}".encode()).hexdigest()
+    return digest
+
+
+def _data_digest(settings: Settings) -> str:
     from clm_utils.report import file_sha256
 
     path = Path(settings.data_path) if settings.data_path else config.CDNOW_MASTER

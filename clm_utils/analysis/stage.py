@@ -14,6 +14,7 @@ that the data cannot identify, ...) do not stop the stage: the reason is kept in
 from __future__ import annotations
 
 import pickle
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +26,7 @@ import pandas as pd
 from clm_utils import config
 from clm_utils.analysis import artifacts
 from clm_utils.errors import ModelError
+from clm_utils.profit.costs import NO_COSTS
 from clm_utils.settings import Settings
 
 #: Columns of the per-customer table, in order (those that could not be computed are left out).
@@ -32,7 +34,16 @@ CUSTOMER_COLUMNS: tuple[str, ...] = (
     "first_purchase", "last_purchase", "n_purchase_days", "frequency", "recency", "T", "monetary_value",
     "revenue", "R", "F", "M", "RFM", "segment", "value_tier", "pyramid", "activity", "cluster", "cluster_name",
     "stage", "stage_rule", "p_alive", "expected_purchases", "clv", "clv_lower", "clv_upper",
+    # profit (clm_utils.profit) and the sources' schemes (clm_utils.schemes); issue 14
+    "cogs", "gross_margin", "cost_to_serve", "acquisition", "profit", "profit_margin",
+    "type_no", "customer_type", "type_policy", "frequency_class", "cpg_class", "loyal",
 )
+#: Column names of the per-customer table besides ``CUSTOMER_COLUMNS`` (an attribute may not take them).
+RESERVED_COLUMNS: frozenset[str] = frozenset({
+    config.CUSTOMER_ID, "model", "n_orders", "previous_segment", "previous_value_tier", "previous_pyramid",
+    "previous_stage", "previous_activity", "moved", "change"})
+#: Attribute columns named like a satisfaction or NPS score (after lower-casing; see ``_satisfaction_column``).
+SATISFACTION_NAMES = re.compile(r"satisf|csat|nps|net.?promoter|满意")
 
 
 def build(settings: Settings, target: Path, log: Callable[[str], None] | None = None) -> Path:
@@ -69,7 +80,11 @@ def build(settings: Settings, target: Path, log: Callable[[str], None] | None = 
         lap("load and summarise")
 
         customers = summary.rename(columns={"total_amount": "revenue"})
-        value = _value(settings, calibration, summary, incomplete, notes)
+        attrs = _attributes(settings, summary.index, quality, notes)
+        profit = _profit(settings, transactions, attrs["table"], quality, notes)
+        customers = customers.join(profit["table"])
+        lap("attributes and profit")
+        value = _value(settings, calibration, summary, incomplete, notes, profit["clv"])
         for col in ("p_alive", "expected_purchases", "clv", "clv_lower", "clv_upper"):
             if value["table"] is not None and col in value["table"]:
                 customers[col] = value["table"][col]
@@ -81,6 +96,12 @@ def build(settings: Settings, target: Path, log: Callable[[str], None] | None = 
         lap("segments, tiers and activity")
         customers = customers.join(_stages(settings, transactions, obs, customers))
         lap("lifecycle stages")
+        schemes, schemes_meta = _schemes(settings, transactions, obs, summary, customers, incomplete)
+        customers = customers.join(schemes)
+        covariate_model = _covariate_model(settings, summary, attrs["table"], incomplete, notes)
+        if covariate_model is not None:
+            value["objects"]["covariate_model"] = covariate_model
+        lap("schemes and covariates")
         from threadpoolctl import threadpool_limits
 
         with threadpool_limits(1):  # k-means on small data: OpenMP threads only contend (35 s -> 2 s on CDNOW sample)
@@ -91,6 +112,12 @@ def build(settings: Settings, target: Path, log: Callable[[str], None] | None = 
 
         customers = customers[[c for c in CUSTOMER_COLUMNS if c in customers.columns]].sort_index()
         customers.index.name = config.CUSTOMER_ID
+        if attrs["table"] is not None:  # the attributes under their own names, after the run's columns
+            from clm_utils.attributes import join_attributes
+
+            customers = join_attributes(customers, attrs["table"])[0]
+            customers.attrs = {}
+            artifacts.write_table(staging, "attributes", attrs["table"])
         for name, frame in (("transactions", transactions.reset_index(drop=True)),
                             ("quality", quality.to_frame().astype({"count": "float64"})),
                             ("summary", summary), ("calibration", calibration), ("customers", customers),
@@ -117,6 +144,9 @@ def build(settings: Settings, target: Path, log: Callable[[str], None] | None = 
             "quality_warnings": int(quality.n_warnings),
             "value": value["meta"],
             "pyramid_basis": "clv" if "clv" in customers else "revenue",
+            "profit": profit["meta"],
+            "attributes": attrs["meta"],
+            "schemes": schemes_meta,
             "incomplete": incomplete,
             "notes": notes,
             "timings": timings,
@@ -139,11 +169,23 @@ MAX_CUSTOMER_INTERVALS = 300_000
 
 
 def _value(settings: Settings, calibration: pd.DataFrame, summary: pd.DataFrame, incomplete: dict[str, str],
-           notes: list[str]) -> dict[str, Any]:
-    """Fit, compare and choose the transaction model; score every customer."""
+           notes: list[str], basis: dict[str, float] | None = None) -> dict[str, Any]:
+    """Fit, compare and choose the transaction model; score every customer.
+
+    CLV is profit-based: ``basis["margin"]`` × the expected spend per purchase (the ``margin`` setting, or the
+    gross-margin rate the cost column shows), minus ``basis["cost_per_order"]`` per expected purchase, both
+    discounted over the horizon.  Acquisition cost is not subtracted: it is spent already (sunk) for the
+    customers being valued.
+    """
     from clm_utils import clv
 
-    out: dict[str, Any] = {"table": None, "comparison": None, "objects": {}, "meta": {}}
+    basis = basis or {"margin": settings.margin, "cost_per_order": 0.0}
+    margin, serve = float(basis["margin"]), float(basis["cost_per_order"])
+    out: dict[str, Any] = {"table": None, "comparison": None, "objects": {}, "meta": {}, "serve": None}
+    if margin <= 0:
+        incomplete["clv"] = ("no CLV: the cost column leaves no gross margin (costs are at least the revenue) "
+                             "(what to do: check the cost column)")
+        return out
     try:
         vm = clv.fit_value_models(calibration, summary, models=settings.models, clv_model=settings.clv_model)
     except ModelError as exc:
@@ -160,9 +202,11 @@ def _value(settings: Settings, calibration: pd.DataFrame, summary: pd.DataFrame,
         notes.append(f"Spend per purchase is the plain average of the repeat purchases ({spend:,.2f}).")
     values = clv.customer_lifetime_value(model, spend, summary, horizon=settings.horizon,
                                          discount_rate=settings.discount_rate, time_unit=settings.time_unit,
-                                         margin=settings.margin)
+                                         margin=margin)
+    serve_cost = serve * values["discounted_purchases"]  # cost to serve of the expected purchases, discounted
     table = pd.DataFrame({"p_alive": model.conditional_probability_alive(summary),
-                          "expected_purchases": values["expected_purchases"], "clv": values["clv"]})
+                          "expected_purchases": values["expected_purchases"], "clv": values["clv"] - serve_cost})
+    out["serve"] = serve_cost
     if vm.spend_model is not None and len(summary) > MAX_CUSTOMER_INTERVALS:
         notes.append(f"Per-customer CLV intervals are left out above {MAX_CUSTOMER_INTERVALS:,} customers "
                      f"({len(summary):,} here); the total and segment intervals are computed.")
@@ -170,8 +214,8 @@ def _value(settings: Settings, calibration: pd.DataFrame, summary: pd.DataFrame,
         try:
             ci = clv.customer_clv_interval(model, vm.spend_model, summary, horizon=settings.horizon,
                                            discount_rate=settings.discount_rate, time_unit=settings.time_unit,
-                                           margin=settings.margin, n_draws=settings.n_draws, seed=settings.seed)
-            table["clv_lower"], table["clv_upper"] = ci["clv_lower"], ci["clv_upper"]
+                                           margin=margin, n_draws=settings.n_draws, seed=settings.seed)
+            table["clv_lower"], table["clv_upper"] = ci["clv_lower"] - serve_cost, ci["clv_upper"] - serve_cost
         except ModelError as exc:
             notes.append(f"No interval on CLV: {exc.message}")
     out["table"] = table
@@ -183,8 +227,13 @@ def _value(settings: Settings, calibration: pd.DataFrame, summary: pd.DataFrame,
         "spend_model": None if vm.spend_model is None else {k: float(v) for k, v in vm.spend_model.params_.items()},
         "horizon": settings.horizon,
         "discount_rate": settings.discount_rate,
-        "margin": settings.margin,
+        "margin": margin,
+        "cost_per_order": serve,
     }
+    if serve:
+        notes.append(f"CLV = {margin:g} × expected spend − {serve:g} cost to serve, per expected purchase, "
+                     "discounted; its intervals carry the models' uncertainty of the margin part and are shifted "
+                     "by the cost to serve at the fitted parameters.")
     return out
 
 
@@ -199,12 +248,20 @@ def _segment_interval(settings: Settings, value: dict[str, Any], summary: pd.Dat
     try:
         table = clv.clv_interval(objects["model"], objects["spend_model"], summary, segments=customers["segment"],
                                  horizon=settings.horizon, discount_rate=settings.discount_rate,
-                                 time_unit=settings.time_unit, margin=settings.margin, n_draws=settings.n_draws,
-                                 seed=settings.seed)
+                                 time_unit=settings.time_unit, margin=value["meta"]["margin"],
+                                 n_draws=settings.n_draws, seed=settings.seed)
     except ModelError as exc:
         notes.append(f"No interval on the total CLV: {exc.message}")
         return None
     table.attrs = {}
+    if value["meta"].get("cost_per_order"):  # profit-based CLV: the cost to serve of the expected purchases
+        serve = value["serve"].reindex(summary.index)
+        by = serve.groupby(customers["segment"].reindex(summary.index).astype("object"), observed=True).sum()
+        shift = pd.Series([float(serve.sum())] + [float(by.get(k, 0.0)) for k in table.index[1:]], index=table.index)
+        for col in ("clv_total", "clv_total_lower", "clv_total_upper"):
+            table[col] = table[col] - shift
+        for col in ("clv_mean", "clv_mean_lower", "clv_mean_upper"):
+            table[col] = table[col.replace("mean", "total")] / table["customers"].where(table["customers"] > 0, 1)
     return table
 
 
@@ -275,6 +332,147 @@ def _clusters(settings: Settings, summary: pd.DataFrame, transactions: pd.DataFr
     return out, criteria
 
 
+def _attributes(settings: Settings, ids: pd.Index, quality: Any, notes: list[str]) -> dict[str, Any]:
+    """The ``--customers`` attribute table: loaded, checked against the run's columns, join counted.
+
+    Its load rows and the join's counts (ids missing on either side) go into the data-quality table.
+    """
+    out: dict[str, Any] = {"table": None, "meta": None}
+    if not settings.customers_path:
+        return out
+    from clm_utils.attributes import join_attributes, load_attributes
+    from clm_utils.errors import DataError, ParameterError
+
+    table, report = load_attributes(settings.customers_path, settings.customers_id, settings.customers_sheet)
+    clash = [c for c in table.columns if c in CUSTOMER_COLUMNS or c in RESERVED_COLUMNS]
+    if clash:
+        raise DataError(f"attribute column {clash[0]!r} has the name of a column of the run's customer table",
+                        file=Path(settings.customers_path).name, column=clash[0],
+                        hint="rename it in the attribute file")
+    kinds = dict(table.attrs.get("kinds", {}))
+    for name, column in (("satisfaction_column", settings.satisfaction_column),
+                         ("acquisition_column", settings.acquisition_column),
+                         *(("covariates", c) for c in settings.covariates)):
+        if column is not None and column not in table.columns:
+            listed = ", ".join(map(repr, list(table.columns)[:12]))
+            raise ParameterError(f"the attribute file has no column {column!r}", parameter=name,
+                                 hint=f"choose one of {listed}")
+    quality.rows.extend(r for r in report.rows if r["check"] != "customers with attributes")
+    _, counts = join_attributes(ids, table)
+    counts.add_to(quality)
+    satisfaction = _satisfaction_column(settings, kinds)
+    if satisfaction and not settings.satisfaction_column:
+        notes.append(f"Satisfaction scores: the attribute column {satisfaction!r} (detected by its name).")
+    out["table"] = table
+    out["meta"] = {"file": Path(settings.customers_path).name, "sha256": _file_digest(Path(settings.customers_path)),
+                   "kinds": kinds, "columns": list(table.columns), "rows": int(len(table)),
+                   "satisfaction_column": satisfaction, "join": counts.to_frame().drop(columns="examples")
+                   .set_index("check")["count"].astype(int).to_dict()}
+    return out
+
+
+def _satisfaction_column(settings: Settings, kinds: dict[str, str]) -> str | None:
+    """The satisfaction / NPS column: the setting, else the first numeric column named like one."""
+    if settings.satisfaction_column:
+        return settings.satisfaction_column
+    hits = [c for c, k in kinds.items() if k == "numeric" and SATISFACTION_NAMES.search(str(c).lower())]
+    return hits[0] if hits else None
+
+
+def _profit(settings: Settings, transactions: pd.DataFrame, attributes: pd.DataFrame | None, quality: Any,
+            notes: list[str]) -> dict[str, Any]:
+    """Customer profitability (:func:`clm_utils.profit.customer_profitability`) and the CLV's margin basis."""
+    from clm_utils.profit import COST, customer_profitability
+
+    inputs = settings.cost_inputs()
+    has_cost = COST in transactions.columns
+    acquisition = inputs.acquisition(attributes)
+    table = customer_profitability(transactions, margin=None if has_cost else settings.margin,
+                                   cost_per_order=settings.cost_per_order, acquisition_cost=acquisition,
+                                   acquisition_default=settings.acquisition_cost)
+    basis = str(table.attrs["basis"])
+    if isinstance(acquisition, pd.Series):
+        quality.add("customers without an acquisition cost in the attribute file", table.attrs["acquisition_missing"],
+                    f"charged {settings.acquisition_cost:g} (acquisition_cost)"
+                    if table.attrs["acquisition_missing"] else "")
+    revenue = float(table["revenue"].sum())
+    margin = settings.margin
+    if has_cost:
+        margin = float(table["gross_margin"].sum()) / revenue if revenue > 0 else 0.0
+        notes.append(f"CLV uses the gross-margin rate of the cost column, {margin:.1%} of revenue.")
+    totals = {c: float(table[c].sum()) for c in ("revenue", "cogs", "gross_margin", "cost_to_serve", "acquisition",
+                                                 "profit")}
+    meta = {"basis": basis, "has_costs": basis != NO_COSTS, "cost_column": has_cost, "clv_margin": margin,
+            "cost_per_order": settings.cost_per_order, "acquisition_cost": settings.acquisition_cost,
+            "acquisition_column": settings.acquisition_column,
+            "acquisition_missing": int(table.attrs.get("acquisition_missing", 0)), "totals": totals}
+    columns = ["cogs", "gross_margin", "cost_to_serve", "acquisition", "profit", "profit_margin"]
+    return {"table": table[columns], "meta": meta,
+            "clv": {"margin": margin, "cost_per_order": settings.cost_per_order}}
+
+
+def _schemes(settings: Settings, transactions: pd.DataFrame, obs: pd.Timestamp, summary: pd.DataFrame,
+             customers: pd.DataFrame, incomplete: dict[str, str]) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The sources' schemes per customer: the 12 types, 高频/低频/零频, 核心/潜力/一般, loyal (clm_utils.schemes)."""
+    from clm_utils import schemes
+
+    out = pd.DataFrame(index=customers.index)
+    meta: dict[str, Any] = {}
+    try:
+        if "value_tier" not in customers:
+            raise ModelError("the 12 types need the value tiers, which these data cannot rank")
+        types = schemes.customer_types(customers["value_tier"].astype("object"),
+                                       customers["stage"].astype("object"), terminated=settings.type_terminated_stage)
+        out["type_no"] = types["type_no"].astype("int64")
+        out["customer_type"] = types["type"].astype("string")
+        out["type_policy"] = types["policy"].astype("string")
+        meta["types_terminated_in"] = settings.type_terminated_stage
+    except ModelError as exc:
+        incomplete["types"] = _reason(exc)
+    window = config.duration_in_units(settings.frequency_window, "D", "frequency_window")
+    start = obs - pd.Timedelta(days=round(window)) + pd.Timedelta(days=1)
+    counts = schemes.period_purchase_counts(transactions, customers.index, start, obs)
+    classes = schemes.frequency_classes(counts, settings.frequency_threshold)
+    out["frequency_class"] = classes.astype("string")
+    meta["frequency"] = {"window": settings.frequency_window, "start": str(start.date()), "end": str(obs.date()),
+                         "threshold": float(classes.attrs["threshold"])}
+    if "clv" in customers:
+        out["cpg_class"] = schemes.core_potential_general(customers["profit"], customers["clv"],
+                                                          settings.core_share, settings.potential_share
+                                                          ).astype("string")
+        meta["cpg"] = {"current": "profit", "potential": "clv", "core_share": settings.core_share,
+                       "potential_share": settings.potential_share}
+    else:
+        incomplete["cpg"] = ("core / potential / general customers need the CLV as potential value, which these data "
+                             "could not support (what to do: see the reason under clv)")
+    loyal = schemes.loyal_customers(summary, settings.stability_min_tenure_days, settings.stability_min_purchases)
+    out["loyal"] = loyal.reindex(customers.index).astype(bool)
+    meta["loyal_definition"] = loyal.attrs["definition"]
+    return out, meta
+
+
+def _covariate_model(settings: Settings, summary: pd.DataFrame, attributes: pd.DataFrame | None,
+                     incomplete: dict[str, str], notes: list[str]) -> Any:
+    """The Pareto/NBD with the ``covariates`` on both processes, fitted on the customers that have them all."""
+    if not settings.covariates or attributes is None:
+        return None
+    from clm_utils.clv.covariates import ParetoNBDCovariates
+    from clm_utils.errors import DataError
+
+    cov = attributes[list(settings.covariates)].copy()
+    cov.index = cov.index.astype(str)
+    have = summary.index.astype(str).isin(cov.dropna().index)
+    if (~have).any():
+        notes.append(f"The covariate Pareto/NBD leaves out {int((~have).sum()):,} customers without a value of "
+                     f"every covariate ({', '.join(settings.covariates)}).")
+    try:
+        model = ParetoNBDCovariates().fit(summary.loc[have], cov)
+    except (ModelError, DataError) as exc:
+        incomplete["covariates"] = _reason(exc, "no covariate Pareto/NBD")
+        return None
+    return model
+
+
 # ----------------------------------------------------------------------------------------------
 # Helpers
 # ----------------------------------------------------------------------------------------------
@@ -292,6 +490,12 @@ def _reason(exc: ModelError, what: str = "") -> str:
     """The stage's record of why a part is missing: what, why, and what the user can do."""
     text = f"{what}: {exc.message}" if what else exc.message
     return text + f" (what to do: {exc.hint or REMEDIES.get(what, REMEDIES[''])})"
+
+
+def _file_digest(path: Path) -> str:
+    from clm_utils.report import file_sha256
+
+    return file_sha256(path) if path.is_file() else ""
 
 
 def _data_digest(settings: Settings) -> str:

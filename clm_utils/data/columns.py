@@ -7,6 +7,9 @@ Roles
 ``quantity``, ``price``
     Optional.  ``price`` is a unit price: it is used only when there is no amount column.  A lone
     ``Price`` column with no quantity column is the amount.
+``cost``
+    Optional: the cost of goods sold (COGS) of the row, in currency units (:mod:`clm_utils.profit`).
+    Parsed like ``quantity``; summed when order lines merge; netted with the amount in returns.
 ``order_id``
     Optional: an order, invoice or receipt number.  Line items of one order are summed into one
     transaction, order-level values written on the first line only (Shopify) are carried to the
@@ -31,8 +34,10 @@ CANONICAL = (config.CUSTOMER_ID, config.DATE, config.AMOUNT, config.QUANTITY)
 PRICE = "price"
 #: An order / invoice number: line items of one order are summed into one transaction.
 ORDER_ID = "order_id"
+#: The cost of goods sold per row (optional; customer profitability, clm_utils.profit).
+COST = "cost"
 #: Every role a column can be mapped onto, in the order they are detected.
-ROLES: tuple[str, ...] = (config.CUSTOMER_ID, config.DATE, config.AMOUNT, config.QUANTITY, PRICE, ORDER_ID)
+ROLES: tuple[str, ...] = (config.CUSTOMER_ID, config.DATE, config.AMOUNT, config.QUANTITY, PRICE, ORDER_ID, COST)
 #: Prefix of a source column that is kept only for the duplicate check and whose own name is a role name.
 SOURCE_PREFIX = "source:"
 
@@ -85,6 +90,9 @@ SYNONYM_TIERS: dict[str, tuple[tuple[str, ...], ...]] = {
          "documentnumber", "salesorder", "salesorderid", "salesorderno", "billno", "orderreference", "orderref"),
         ("id",),
     ),
+    COST: (
+        ("cost", "cogs", "costofgoods", "costofgoodssold", "linecost", "totalcost"),
+    ),
 }
 #: Flat view of :data:`SYNONYM_TIERS`: every name recognised for a role.
 SYNONYMS: dict[str, tuple[str, ...]] = {role: tuple(n for tier in tiers for n in tier)
@@ -125,7 +133,7 @@ def parse_columns(spec: str | Mapping[str, str] | None) -> dict[str, str] | None
     if not isinstance(spec, Mapping):
         raise ParameterError("must be a mapping of column names", parameter="columns",
                              hint='use {"YourCustomerColumn": "customer_id", ...}')
-    canonical = set(CANONICAL) | {PRICE, ORDER_ID}
+    canonical = set(CANONICAL) | {PRICE, ORDER_ID, COST}
     mapping: dict[str, str] = {}
     for left, right in spec.items():
         left, right = str(left), str(right)
@@ -138,7 +146,7 @@ def parse_columns(spec: str | Mapping[str, str] | None) -> dict[str, str] | None
         else:
             raise ParameterError(
                 f"neither {left!r} nor {right!r} is one of {', '.join(sorted(canonical))}",
-                parameter="columns", hint="map each of your columns onto customer_id, date, amount (or quantity, price, order_id)",
+                parameter="columns", hint="map each of your columns onto customer_id, date, amount (or quantity, price, order_id, cost)",
             )
     targets = list(mapping.values())
     dupes = sorted({t for t in targets if targets.count(t) > 1})
