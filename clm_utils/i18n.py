@@ -22,7 +22,7 @@ import datetime as dt
 import math
 import re
 from decimal import ROUND_HALF_EVEN, Decimal
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import nbformat
@@ -324,6 +324,32 @@ TEXTS_ZH: dict[str, str] = {
     "keep & grow": "保持并发展", "win back": "挽回", "nurture": "培育", "let go / low cost": "放弃或低成本维护",
     "worth it": "值得挽回", "period": "期间", "cohort": "获客批次", "segment": "RFM细分类别",
     "customer_id": "客户编号", "tier": "分级", "buyer_type": "购买者类型", "quadrant_name": "象限",
+    # survival tables and plots
+    "RFM segment": "RFM细分类别", "pyramid tier": "客户金字塔层级", "first-purchase value band": "首次消费金额段",
+    "Q1 (lowest)": "Q1（最低）", "Q4 (highest)": "Q4（最高）", "GLOBAL": "整体检验", "HR lower 95%": "风险比 95% 下限",
+    "HR upper 95%": "风险比 95% 上限", "actual_last": "最后一期实际值", "projected_last": "最后一期预测值",
+    "all": "全部", "alpha": "alpha", "beta": "beta", "censored": "删失数", "chisq": "卡方", "covariate": "协变量",
+    "early_repeats": "早期重复购买日数", "log_first_amount": "首次消费金额（对数）", "events": "事件数（流失）",
+    "group": "组", "grouping": "分组方式", "groups": "组数",
+    "inactivity": "沉默期阈值", "log-rank": "对数秩检验", "median_lower": "中位数下限", "median_upper": "中位数上限",
+    "no customers": "无客户", "not reached": "未达到", "one_time_share_of_churned": "流失客户中一次性购买者的比例",
+    "retention_rate_t1": "第 1 期客户保持率", "retention_rate_t12": "第 12 期客户保持率", "rho": "rho",
+    "share_churned": "流失比例", "time": "时间", "stage_decline": "阶段：退化期", "stage_formation": "阶段：形成期",
+    "stage_stability": "阶段：稳定期", "stage_terminated": "阶段：流失期", "stage_exploration": "阶段：考察期",
+    "Kaplan-Meier by RFM segment": "按 RFM细分类别的 Kaplan-Meier 估计",
+    "Kaplan-Meier by acquisition cohort": "按获客批次的 Kaplan-Meier 估计",
+    "Kaplan-Meier by first-purchase value band": "按首次消费金额段的 Kaplan-Meier 估计",
+    "Kaplan-Meier by pyramid tier": "按客户金字塔层级的 Kaplan-Meier 估计",
+    "The customer base at the as-of date": "分析日期时的全体客户",
+    "Share of each cohort buying in each period since its start": "各获客批次自起点以来每期仍在购买的客户比例",
+    "Activity class by buyer type (share of customers)": "按购买者类型的行为分级（客户占比）",
+    "identical in all 4 columns of the file": "文件的全部 4 列都相同",
+    "80/20 (other side)": "二八法则（另一面）", "80/20: top 20% of customers bring ~80% of revenue":
+        "二八法则：前 20% 的客户带来约 80% 的收入", "loyal customer worth ~10x an ordinary one": "忠诚客户的价值约为普通客户的 10 倍",
+    "mean revenue of Champions+Loyal / mean revenue of all other customers": "冠军客户与忠诚客户的人均收入 / 其余客户的人均收入",
+    "mean revenue of repeat buyers / mean revenue of one-time buyers": "重复购买者的人均收入 / 一次性购买者的人均收入",
+    "revenue share of the top 20% of customers by total spend": "按总消费额排名前 20% 客户的收入占比",
+    "share of customers (largest first) that make 80% of revenue": "贡献 80% 收入所需的客户比例（从大到小）",
     # plot titles and axis labels (cohorts, rfm)
     "Purchases per customer": "每位客户的购买次数",
     "Purchase days per customer (same-day purchases merged)": "每位客户的购买日数（同日购买合并）",
@@ -481,6 +507,15 @@ PATTERNS_ZH: tuple[tuple[str, str], ...] = (
     (r"Time to churn by lifecycle stage at (\d{4}-\d\d-\d\d)", "{0} 各生命周期阶段客户的流失时间"),
     (r"Activity per (\w+)(?: \(first (\d+)\))?", "每{0}的活跃情况（前 {1} 期）"),
     (r"(\w+) since first purchase", "首次购买后的{0}数"),
+    (r"cohort_(.+)", "获客批次 {0}"),
+    (r"(\d{4}-\d\d-\d\d) to (\d{4}-\d\d-\d\d)", "{0} 至 {1}"),
+    (r"churned within (\d+) (\w+)", "{0}{1}内流失"),
+    (r"median time to churn \((\w+)\)", "流失时间中位数（{0}）"),
+    (r"margin to date of these customers \(([^)]+)\)", "这些客户迄今的利润（{0}）"),
+    (r"DERL\(d=([\d.]+), n=(\d+)\)", "折现预期剩余寿命（d={0}，n={1}）"),
+    (r"MSA ([\d.]+) < ([\d.]+)", "个体 KMO（MSA）{0} < {1}"),
+    (r"\|r\| = ([\d.]+) with (\w+)", "与 {1} 的 |r| = {0}"),
+    (r"(.+) on all data", "{0}（全部数据）"),
     (r"(.+) \(worth it\)", "{0}（值得挽回）"),
     (r"\(worth it\)", "（值得挽回）"),
     (r"\((\w)\)", "（{0}）"),
@@ -565,6 +600,57 @@ def untranslated_texts(texts: Iterable[str]) -> list[str]:
 
     Texts without letters (numbers, dates, percentages) are not labels and are left out.
     """
-    out = {t for t in texts if isinstance(t, str) and re.search(r"[A-Za-z]{2,}", t)
+    out = {t for t in texts if isinstance(t, str) and re.search(r"[A-Za-z]{2,}", t) and not t.startswith("$")
            and not _CJK.search(str(translate(t, "zh")))}
     return sorted(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# sentences of the shared analysis in the run's language
+# ---------------------------------------------------------------------------------------------
+def describe_run(manifest: Mapping[str, Any], unit: str, currency: str, lang: str,
+                 differences: Mapping[str, Any] | None = None) -> str:
+    """The paragraph of ``Analysis.describe()`` in ``lang``: data, dates (locale prose format), settings.
+
+    Parameters
+    ----------
+    manifest
+        ``Analysis.manifest``: keys ``data.label``, ``rows_kept``, ``customers``, ``first_date``,
+        ``observation_end``, ``calibration_end``.
+    unit
+        The time unit code (``D``, ``W``, ``M``, ``Q``, ``Y``; ``Analysis.time_unit``).
+    currency
+        ISO code.
+    differences
+        Settings that differ from the defaults (``Settings.differences()``; ``data_path`` is left out).
+
+    ``en`` gives ``Analysis.describe()``'s sentence with ISO dates; ``zh`` e.g. ``数据：CDNOW master (bundled)；
+    23,570 位客户的 69,659 笔交易，1997年1月1日至1998年6月30日（分析日期）；校准期截至1997年9月30日；时间单位：周；货币：USD。``
+    """
+    check_lang(lang)
+    diff = {k: v for k, v in (differences or {}).items() if k != "data_path"}
+    label = manifest["data"]["label"]
+    rows, customers = manifest["rows_kept"], manifest["customers"]
+    first, end, cal = manifest["first_date"], manifest["observation_end"], manifest["calibration_end"]
+    if lang == "en":
+        extra = ("; settings: " + ", ".join(f"{k}={v}" for k, v in diff.items())) if diff else ""
+        return (f"Data: {label}; {rows:,} transactions of {customers:,} customers, {first} to {end} (as-of date); "
+                f"calibration end {cal}; time unit: {unit_name(unit, 'en')}; currency {currency}{extra}.")
+    extra = ("；设置：" + "，".join(f"{k}={v}" for k, v in diff.items())) if diff else ""
+    return (f"数据：{translate(label, 'zh')}；{format_number(customers, 'zh')} 位客户的 {format_number(rows, 'zh')} 笔交易，"
+            f"{format_date(first, 'zh')}至{format_date(end, 'zh')}（分析日期）；校准期截至{format_date(cal, 'zh')}；"
+            f"时间单位：{unit_name(unit, 'zh')}；货币：{currency}{extra}。")
+
+
+def model_caveat_zh(chosen_model: str | None, one_time_buyers_alive: bool, incomplete_reason: str = "") -> str:
+    """``Analysis.model_caveat()`` in Chinese (the sentence printed next to P(alive))."""
+    if not chosen_model:
+        return f"这些数据无法支持交易模型：{incomplete_reason}"
+    text = f"存活概率、预期购买次数和 CLV 来自 {chosen_model}，即 CLV 报告选定的模型。"
+    if chosen_model == "NBD":
+        text += ("NBD 模型没有流失过程（数据在校准期内没有显示流失），因此每位客户的存活概率都是 1："
+                 "请改从生命周期阶段和行为分级判断哪些客户有风险。")
+    elif one_time_buyers_alive:
+        text += (f"在 {chosen_model} 下，从未重复购买的客户的存活概率按构造等于 1，"
+                 "因此请结合其生命周期阶段解读他们的存活概率，而不是用它代替阶段。")
+    return text

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
+from clm_utils import glossary as _glossary
 from clm_utils.errors import DataError, ModelError, ParameterError
 
 #: The 11 named RFM segments, in the order of the rules of :func:`rfm_segments`.
@@ -45,20 +46,9 @@ SEGMENTS: tuple[str, ...] = (
     "Lost",
 )
 
-#: Chinese names of the segments (for tables and markdown; plots stay in English).
-SEGMENTS_ZH: dict[str, str] = {
-    "Champions": "冠军客户",
-    "Loyal": "忠诚客户",
-    "Potential Loyalist": "潜在忠诚客户",
-    "New": "新客户",
-    "Promising": "有潜力新客户",
-    "Need Attention": "需要关注客户",
-    "About to Sleep": "即将沉睡客户",
-    "Can't Lose": "不能失去的客户",
-    "At Risk": "有流失风险客户",
-    "Hibernating": "休眠客户",
-    "Lost": "已流失客户",
-}
+#: Chinese names of the segments, from the glossary (clm_utils.glossary: "Hibernating" is 沉睡客户,
+#: "Lost" 流失客户, the names of the activity classes sleeping / churned).
+SEGMENTS_ZH: dict[str, str] = {s: str(_glossary.category_label("rfm_segment", s, "zh")) for s in SEGMENTS}
 
 #: Lifecycle stage (THEORY.md section 3) each segment is treated like, and the recommended action.
 _SEGMENT_ACTIONS: dict[str, tuple[str, str, str]] = {
@@ -82,7 +72,7 @@ _SEGMENT_ACTIONS: dict[str, tuple[str, str, str]] = {
                 "Targeted win-back campaign for those still worth it; ask what went wrong."),
     "Hibernating": ("decline", "退化期",
                     "Low-cost automated reactivation only; stop spending on those who do not respond."),
-    "Lost": ("terminated", "终止",
+    "Lost": ("terminated", "流失期",
              "Let go: at most a cheap automated win-back; do not spend acquisition-level budgets."),
 }
 

@@ -198,3 +198,16 @@ def test_durations_and_units():
     assert i18n.unit_name("W", "zh") == "周" and i18n.unit_name("M", "zh") == "月" and i18n.unit_name("D") == "days"
     with pytest.raises(ParameterError):
         i18n.format_duration(3, "H", "zh")
+
+
+def test_describe_run_writes_dates_and_numbers_in_the_locale():
+    manifest = {"data": {"label": "shop.csv"}, "rows_kept": 69659, "customers": 23570, "first_date": "1997-01-01",
+                "observation_end": "1998-06-30", "calibration_end": "1997-09-30"}
+    zh = i18n.describe_run(manifest, "W", "USD", "zh", {"margin": 0.3, "data_path": "x.csv"})
+    assert zh == ("数据：shop.csv；23,570 位客户的 69,659 笔交易，1997年1月1日至1998年6月30日（分析日期）；"
+                  "校准期截至1997年9月30日；时间单位：周；货币：USD；设置：margin=0.3。")
+    en = i18n.describe_run(manifest, "W", "USD", "en")
+    assert en == ("Data: shop.csv; 69,659 transactions of 23,570 customers, 1997-01-01 to 1998-06-30 (as-of date); "
+                  "calibration end 1997-09-30; time unit: weeks; currency USD.")
+    assert "存活概率" in i18n.model_caveat_zh("BG/NBD", True) and "按构造等于 1" in i18n.model_caveat_zh("BG/NBD", True)
+    assert "按构造" not in i18n.model_caveat_zh("Pareto/NBD", False)

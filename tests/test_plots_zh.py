@@ -321,3 +321,109 @@ def test_font_face_css_embeds_exactly_the_chinese_glyphs_of_a_page():
         font = TTFont(io.BytesIO(base64.b64decode(blob)))
         assert font.flavor == "woff"
         assert set(font["cmap"].getBestCmap()) == want
+
+
+# -- zh reports need no language argument: the translation of plot and table texts -------------
+def test_translate_texts_patterns_and_lists():
+    from clm_utils.i18n import translate, untranslated_texts
+
+    assert translate("Revenue and active customers per month") == "每月收入与活跃客户数"
+    assert translate("median 34 days") == "中位数 34天"
+    assert translate("0: small-basket, small-ticket") == "0：小额、小单"  # cluster names are lists of feature words
+    assert translate("predicted CLV, next 12M") == "预测 CLV（未来 12个月）"
+    assert translate("all customers (n=2,357)") == "全部客户（n=2,357）"
+    assert translate("decline 退化期 (worth it)") == "退化期（值得挽回）"
+    assert translate("terminated 终止") == "流失期"  # a retired name goes through the glossary
+    assert translate("potential value (predicted CLV, USD)") == "客户增值潜力（预测 CLV，USD）"
+    assert translate("Hibernating") == "沉睡客户" and translate("R") == "R"  # formula letters stay
+    assert translate("1997-01") == "1997-01" and translate("$1.2k") == "$1.2k"  # no words: nothing to translate
+    assert translate("some text nobody wrote") == "some text nobody wrote" and translate("Lost", "en") == "Lost"
+    assert untranslated_texts(["Purchases per customer", "12%", "some text nobody wrote"]) == ["some text nobody wrote"]
+
+
+def test_every_text_the_suites_plot_functions_write_is_translated(small_data):
+    """Draw the suite's plots with English labels; after localize_figure no word is left untranslated."""
+    from matplotlib.text import Text
+
+    from clm_utils import cohorts, rfm
+    from clm_utils.i18n import untranslated_texts
+
+    tx, summ = small_data
+    activity = cohorts.activity_by_period(tx, "M")
+    cohorts.plot_activity(activity, currency="USD")
+    cohorts.plot_new_customers(activity)
+    with warnings.catch_warnings():  # seaborn reads the PeriodIndex with .values (a pandas-4 deprecation)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.filterwarnings("ignore", message="PeriodIndex.values")
+        cohorts.plot_cohort_retention(cohorts.cohort_retention(tx, "M"))
+    cohorts.plot_purchase_distribution(summ)
+    cohorts.plot_inter_purchase(cohorts.inter_purchase_times(tx, "D"))
+    scores = rfm.rfm_scores(summ)
+    rfm.plot_rf_heatmap(scores)
+    rfm.plot_segments(rfm.segment_summary(rfm.rfm_segments(scores), summ))
+    rfm.plot_lorenz(summ["monetary_value"].fillna(0) * (summ["frequency"] + 1))
+    left: set[str] = set()
+    for num in plt.get_fignums():
+        fig = plots.localize_figure(plt.figure(num), "zh")
+        left |= set(untranslated_texts(t.get_text() for t in fig.findobj(Text)))
+    assert left == set()
+
+
+def test_tables_follow_the_language_set_by_the_run():
+    from clm_utils import tables
+
+    frame = pd.DataFrame({"segment_zh": ["冠军客户", "休眠客户"], "customers": [1200, 30], "customer_share": [0.3, 0.7],
+                          "stage": ["stability", "decline"], "first_purchase": pd.to_datetime(["1997-01-02"] * 2)},
+                         index=pd.Index(["Champions", "Hibernating"], name="segment"))
+    try:
+        tables.set_language("zh")
+        zh = tables.show(frame, percent=["customer_share"], caption="The customer base at the as-of date")
+        text = repr(zh)
+        assert list(zh.frame.columns) == ["客户数", "客户占比", "生命周期阶段", "首次购买日期"]
+        assert list(zh.frame.index) == ["冠军客户", "沉睡客户"] and zh.frame.index.name == "RFM细分类别"
+        assert list(zh.frame["生命周期阶段"]) == ["稳定期", "退化期"]
+        assert "1,200" in text and "30.0%" in text and "1997-01-02" in text and "分析日期时的全体客户" in text
+        assert tables.show(frame, lang="en").frame is frame  # one table in English on request
+    finally:
+        tables.set_language("en")
+    assert list(tables.show(frame).frame.columns) == list(frame.columns)
+    ids = pd.DataFrame({"frequency": [1], "recency": [2.0], "T": [3.0]}, index=pd.Index(["007"], name="customer_id"))
+    btyd = tables.show(ids, lang="zh").frame
+    assert list(btyd.columns) == ["重复购买次数", "首末次购买间隔", "客户观察时长"] and list(btyd.index) == ["007"]
+
+
+def test_localized_renderer_translates_before_rendering_and_wraps_once():
+    from clm_utils.notebook import localized_renderer
+
+    seen: list[str] = []
+
+    def render(fig, **kwargs):
+        seen.append(fig.axes[0].get_title())
+        return b"png"
+
+    _, ax = plt.subplots()
+    ax.set_title("Purchases per customer")
+    wrapped = localized_renderer(render, "zh")
+    assert wrapped(ax.figure, base64=True) == b"png" and seen == ["每位客户的购买次数"]
+    assert localized_renderer(wrapped, "zh") is wrapped and localized_renderer(render, "en") is render
+    assert plots.localize_figure(ax.figure, "zh").axes[0].get_title() == "每位客户的购买次数"  # idempotent
+
+
+def test_an_executed_notebook_shows_its_figures_in_chinese(tmp_path):
+    """Inline backend in a real kernel: the flushed figure and a cell ending in an Axes are both translated."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    cells = [
+        "import matplotlib.pyplot as plt\nfrom clm_utils import notebook as nbk, plots\nplots.apply_style('zh')\n"
+        "assert nbk.install_figure_translation('zh')",
+        "fig, ax = plt.subplots()\nax.bar(['decline', 'stability'], [1, 2])\nax.set_title('Purchases per customer');",
+        "print(fig.axes[0].get_title(), [t.get_text() for t in fig.axes[0].get_xticklabels()])",
+        "_, ax2 = plt.subplots()\nax2.set_xlabel('share of customers')\nax2",
+        "print(ax2.get_xlabel())",
+    ]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    nbclient.NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = [o for c in nb.cells for o in c.outputs]
+    assert sum("image/png" in o.get("data", {}) for o in outputs) == 2
+    printed = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    assert "每位客户的购买次数 ['退化期', '稳定期']" in printed and "客户占比" in printed

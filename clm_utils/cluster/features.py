@@ -32,9 +32,9 @@ FEATURE_WORDS: dict[str, tuple[str, str]] = {
 
 #: Chinese labels of the features (tables and markdown only).
 FEATURE_ZH: dict[str, str] = {
-    "recency_time": "距上次购买时间 (R)",
-    "frequency": "购买次数 (F)",
-    "monetary": "平均每次消费 (M)",
+    "recency_time": "最近一次购买至今的时间间隔 (R)",
+    "frequency": "购买频率 (F)",
+    "monetary": "平均每次消费金额 (M)",
     "tenure": "客户关系时长",
     "ipt_mean": "平均购买间隔",
     "ipt_cv": "购买间隔变异系数",

@@ -75,7 +75,7 @@ QUADRANT_ACTIONS: dict[str, tuple[str, str]] = {
                               "Win back first: find out why they slowed, personal contact, tailored offers."),
     "low value, low risk": ("exploration/formation 考察/形成期",
                             "Nurture and up-sell: bundles and cross-sell to raise spend per purchase."),
-    "low value, high risk": ("terminated 终止", "Let go: low-cost automated contact only."),
+    "low value, high risk": ("terminated 流失期", "Let go: low-cost automated contact only."),
 }
 
 

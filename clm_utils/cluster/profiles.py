@@ -144,7 +144,7 @@ def cluster_recommendations(profiles: pd.DataFrame, names: pd.Series) -> pd.Data
         elif lift >= 0.75:
             act, stage = "Low-cost reactivation; keep those who respond.", "decline 退化期"
         else:
-            act, stage = "Let go: cheap automated contact only.", "terminated 终止"
+            act, stage = "Let go: cheap automated contact only.", "terminated 流失期"
         rows.append({"cluster": c, "name": names.get(c, str(c)), "customers": int(p["customers"]),
                      "customer_share": p["customer_share"], "revenue_share": p["revenue_share"],
                      "value_lift": lift, "stage": stage, "action": act})
