@@ -6,8 +6,9 @@ Published references (CDNOW 1/10 sample, weeks, calibration to 1997-09-30):
   more digits in the CLVTools test suite (bachmannpatrick/CLVTools, tests/testthat,
   ``correct.params.nocov.coef = c(r = 0.2425945, alpha = 4.4136019, a = 0.7929199, b = 2.4258881)``,
   ``correct.LL.nocov = -9582.429``).
-* MBG/NBD: BTYDplus (Platzer), quoted in the lifetimes test suite
-  (``test_params_out_is_close_to_BTYDplus``): r 0.525, alpha 6.183, a 0.891, b 1.614.
+* MBG/NBD: r 0.525, alpha 6.183, a 0.891, b 1.614, as quoted by the lifetimes test suite
+  (``test_params_out_is_close_to_BTYDplus``, which attributes them to BTYDplus; we could not find them in
+  BTYDplus itself, so the source here is lifetimes' tests).
 * Hardie's BG/NBD spreadsheet, quoted in lifetimes' tests: E[Y(39) | x=2, t_x=30.43, T=38.86] = 1.226
   and E[X(t)] at t = 0.1429, 1, 3, 31.8571, 32, 78 = 0.0078, 0.0532, 0.1506, 1.0405, 1.0437, 1.8576.
 * R BTYD manual (bgnbd.pmf), quoted in lifetimes' tests, at (r, alpha, a, b) = (0.243, 4.414,
@@ -57,8 +58,8 @@ def test_bgnbd_reproduces_clvtools_estimates(bg: BetaGeo) -> None:
     assert bg.params_.round(3).tolist() == [0.243, 4.414, 0.793, 2.426]
 
 
-def test_mbgnbd_reproduces_btydplus_estimates(mbg: ModifiedBetaGeo) -> None:
-    # BTYDplus publishes 3 decimals: our estimates must round to exactly those (|diff| <= 5e-4)
+def test_mbgnbd_reproduces_the_estimates_quoted_by_lifetimes(mbg: ModifiedBetaGeo) -> None:
+    # lifetimes' tests quote 3 decimals: our estimates must round to exactly those (|diff| <= 5e-4)
     assert mbg.params_.round(3).tolist() == [0.525, 6.183, 0.891, 1.614]
 
 
