@@ -25,6 +25,7 @@ examples:
   clm validate --data sales.csv --date-format %d/%m/%Y
   clm run --as-of 1998-03-31 --compare-to 1997-12-31   what changed since the last quarter (notebook 07)
   clm history --from 1997-06-30 --to 1998-06-30 --every 1Q   one dated run per quarter
+  clm run --customers customers.csv --margin 0.3 --cost-per-order 2 --acquisition-cost acq_cost   profit, attributes
 
 exit codes: 0 success, 2 bad data or parameters (one line on stderr), 1 internal failure
 """
@@ -87,6 +88,15 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--currency", metavar="CODE", help="currency code shown on money axes (default USD)")
     a.add_argument("--lang", choices=list(config.LANGS), help="language of labels in tables (default en)")
     a.add_argument("--seed", type=int, metavar="N", help="random seed (default 42)")
+    pc = run.add_argument_group("profit and customer attributes")
+    pc.add_argument("--customers", metavar="FILE", help="customer attribute file (CSV, Parquet, Excel), one row per "
+                    "customer id, any columns (channel, region, satisfaction, ...)")
+    pc.add_argument("--customers-id", metavar="COL", help="the attribute file's customer id column; detected when omitted")
+    pc.add_argument("--margin", type=float, metavar="RATE", help="gross-margin rate in (0, 1]: cost of goods = "
+                    "(1 - RATE) x revenue (default 1: no cost of goods; not with a cost column in the data)")
+    pc.add_argument("--cost-per-order", type=float, metavar="X", help="cost to serve one order (purchase day)")
+    pc.add_argument("--acquisition-cost", metavar="X|COLUMN", help="cost to acquire a customer: a number, or a "
+                    "column of the attribute file")
     a.add_argument("--set", action="append", metavar="NAME=VALUE", default=[], dest="set_",
                    help="set any analysis setting (repeatable), e.g. --set clv_model=Pareto/NBD --set margin=0.3; "
                         "VALUE is read as YAML; see clm_utils.settings.Settings")
@@ -160,8 +170,22 @@ def _run_options(args: argparse.Namespace) -> Any:
         seed=args.seed, output_dir=args.output, run_name=args.run_name, notebooks=args.notebooks,
         show_code=args.show_code, params=_params(args.param) or None, jobs=args.jobs, compare_to=args.compare_to,
     )
+    flags |= _profit_flags(args)
     flags |= _policies(args) | _params(args.set_, "set")
     return report.build_options(file_values, **flags)
+
+
+def _profit_flags(args: argparse.Namespace) -> dict[str, Any]:
+    """Settings of the profit and attribute flags (issue 14); ``--acquisition-cost`` is a number or a column."""
+    out: dict[str, Any] = dict(customers_path=args.customers, customers_id=args.customers_id, margin=args.margin,
+                               cost_per_order=args.cost_per_order)
+    value = args.acquisition_cost
+    if value is not None:
+        try:
+            out["acquisition_cost"] = float(value)
+        except ValueError:
+            out["acquisition_column"] = value
+    return out
 
 
 def cmd_run(args: argparse.Namespace) -> int:

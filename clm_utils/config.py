@@ -52,6 +52,7 @@ NOTEBOOKS: tuple[str, ...] = (
     "05_survival",
     "06_summary",
     "07_change",
+    "08_profit_and_customers",
 )
 
 

@@ -138,7 +138,7 @@ class Analysis:
         if not meta:
             return None
         table = artifacts.read_table(self.folder, "attributes")
-        table.attrs["kinds"] = dict(meta["kinds"])
+        table.attrs["kinds"] = {col: meta["kinds"][col] for col in table.columns}  # file order
         return table
 
     @property
@@ -173,18 +173,20 @@ class Analysis:
                 f"{join['customers with attributes']:,} of {join['customers in the run']:,} customers matched, "
                 f"{join['attribute rows without transactions']:,} attribute rows have no transactions.")
 
-    def attribute_columns(self, max_levels: int = 20) -> list[str]:
-        """Attribute columns fit to group or model by: numbers and dates that vary, categories with 2 to
-        ``max_levels`` levels among the run's customers; the acquisition-cost column (a cost, not a trait) left out."""
+    def attribute_columns(self, kinds: tuple[str, ...] = ("categorical", "numeric", "date"),
+                          max_levels: int = 20) -> list[str]:
+        """Attribute columns of the given ``kinds`` fit to group or model by: numbers and dates that vary,
+        categories with 2 to ``max_levels`` levels among the run's customers; the acquisition-cost column (a cost,
+        not a trait) left out.  File order; empty without an attribute file."""
         if self.attributes is None:
             return []
-        kinds = self.attributes.attrs["kinds"]
         cols = []
-        for col, kind in kinds.items():
-            values = self.customers[col].dropna()
-            levels = values.nunique()
-            if col != self.settings.acquisition_column and (2 <= levels <= max_levels or (kind != "categorical"
-                                                                                        and levels >= 2)):
+        for col, kind in self.attributes.attrs["kinds"].items():
+            if kind not in kinds:
+                continue
+            levels = self.customers[col].dropna().nunique()
+            if col != self.settings.acquisition_column and levels >= 2 and (kind != "categorical"
+                                                                            or levels <= max_levels):
                 cols.append(col)
         return cols
 
@@ -197,6 +199,12 @@ class Analysis:
                              hint='set covariates, e.g. --set covariates=[channel,region] with --customers FILE')
         self.require("covariates")
         return self._models["covariate_model"]
+
+    @property
+    def covariate_test(self) -> pd.Series:
+        """Likelihood-ratio test of the covariate Pareto/NBD against the plain one on the same customers:
+        ``statistic``, ``df``, ``p_value``."""
+        return self.covariate_model.lr_test_
 
     def customer_types(self) -> pd.DataFrame:
         """Every customer's type of the 12 (3 value groups × 4 stages, :func:`clm_utils.schemes.customer_types`)."""

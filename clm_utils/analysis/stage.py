@@ -387,7 +387,7 @@ def _profit(settings: Settings, transactions: pd.DataFrame, attributes: pd.DataF
     inputs = settings.cost_inputs()
     has_cost = COST in transactions.columns
     acquisition = inputs.acquisition(attributes)
-    table = customer_profitability(transactions, margin=None if has_cost else settings.margin,
+    table = customer_profitability(transactions, margin=settings.margin,  # refused with a cost column unless 1
                                    cost_per_order=settings.cost_per_order, acquisition_cost=acquisition,
                                    acquisition_default=settings.acquisition_cost)
     basis = str(table.attrs["basis"])
@@ -467,9 +467,11 @@ def _covariate_model(settings: Settings, summary: pd.DataFrame, attributes: pd.D
                      f"every covariate ({', '.join(settings.covariates)}).")
     try:
         model = ParetoNBDCovariates().fit(summary.loc[have], cov)
+        test = model.lr_test(summary.loc[have])  # against the plain Pareto/NBD on the same customers
     except (ModelError, DataError) as exc:
         incomplete["covariates"] = _reason(exc, "no covariate Pareto/NBD")
         return None
+    model.lr_test_ = test
     return model
 
 
