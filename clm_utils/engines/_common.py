@@ -8,6 +8,8 @@ same errors, and builds the same :class:`~clm_utils.data.QualityReport`.
 
 from __future__ import annotations
 
+import re
+import warnings
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -85,6 +87,10 @@ class Executor(Protocol):
 
     def materialize(self, sql: str) -> str: ...
 
+    def failing_rows(self, plan: _sql.Plan, slashed: str | None, flag: str) -> tuple[str | None, list[int]]:
+        """The raw value of the first failing row (file order) and the line numbers of the first five."""
+        ...
+
     def write(self, table: str, columns: list[str], out: str) -> str: ...
 
     def to_pandas(self, table: str, columns: list[str]) -> pd.DataFrame: ...
@@ -115,6 +121,30 @@ def _slashed_format(ex: Executor, plan: _sql.Plan, src: Source, sample_value: st
     return f"{order[0]}{sep}{order[1]}{sep}{year}"
 
 
+_FLOAT_ID = re.compile(r"-?\d+\.0+")
+#: Non-ISO dates: up to this many distinct values are checked against pandas' one-by-one parser.
+NON_ISO_CHECKED = 10_000
+
+
+def _check_non_iso(ex: Executor, plan: _sql.Plan, src: Source, n_rows: int) -> None:
+    """Dates that are not ISO 8601 in an ISO column: the pandas loader parses them one by one
+    (``format="mixed"``).  The SQL engines count them as unparseable, which is the same only
+    when none of them parses; otherwise refuse, naming the rule."""
+    values = ex.fetch(_sql.non_iso_query(ex.dialect, plan, NON_ISO_CHECKED + 1))["value"].astype("str")
+    hint = "pass --date-format for one consistent format, or use --engine pandas"
+    if len(values) > NON_ISO_CHECKED:
+        raise DataError(f"{n_rows:,} dates are not ISO 8601 (e.g. {values.iloc[0]!r}): they are parsed one by one "
+                        "only by the pandas engine", file=src.label, column=config.DATE, n_rows=n_rows, hint=hint)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        parsed = pd.to_datetime(values, format="mixed", errors="coerce", utc=True)
+    parsed = parsed.dt.tz_convert(None).dt.normalize()
+    ok = parsed.notna() & (parsed >= pd.Timestamp("1900-01-01")) & (parsed < pd.Timestamp("2200-01-01"))
+    if ok.any():
+        raise DataError(f"{n_rows:,} dates are not ISO 8601 (e.g. {values[ok].iloc[0]!r}): they are parsed one by "
+                        "one only by the pandas engine", file=src.label, column=config.DATE, n_rows=n_rows, hint=hint)
+
+
 def run_sql(
     ex: Executor,
     src: Source,
@@ -131,11 +161,15 @@ def run_sql(
                      as_of=str(as_of.date()), calibration_end=str(calibration_end.date()) if calibration_end is not None
                      else None, unit_days=config.unit_days(time_unit), negative=policies.negative,
                      zero=policies.zero, duplicates=policies.duplicates, decimal=policies.decimal,
-                     other=tuple(src.other))
+                     other=tuple(src.other), native_id=getattr(ex, "native_ids", False))
     d = ex.dialect
     slashed = _slashed_format(ex, plan, src, date_sample) if src.date_rule[0] == "slashed" else None
     report = QualityReport(src.label)
-    stage = ex.fetch(_sql.stage1_query(d, plan, slashed))
+    id_kind = plan.types[config.CUSTOMER_ID]
+    float_check = "float" if id_kind == "float" else (
+        "string" if id_kind == "string" and src.id_example is not None and _FLOAT_ID.fullmatch(src.id_example) else None)
+    iso_check = src.date_rule[0] == "iso"
+    stage = ex.fetch(_sql.stage1_query(d, plan, slashed, float_check=float_check, iso_check=iso_check))
     totals = stage.drop(columns="neg_customer").sum()
     n = {k: int(v) for k, v in totals.items()}
     if src.detected:
@@ -143,6 +177,15 @@ def run_sql(
 
         report.add("columns detected by name", len(src.detected), describe_mapping(src.detected), status="info")
     report.add("rows read", n["n_read"], status="info")
+    if float_check and n["n_id"] and n["n_id_float"] == n["n_id"]:
+        plan.float_ids = True
+        report.add("customer ids written as floats: '.0' removed", n["n_id"],
+                   "every id was a whole number written like 17850.0 (a pandas export with missing ids); "
+                   "now 17850, as the shop's own systems write it", status="info")
+    elif float_check == "float" and n["n_id"]:
+        raise DataError("customer ids are decimal numbers, not all whole: their text is kept only by the pandas "
+                        "engine", file=src.label, column=config.CUSTOMER_ID,
+                        hint="store the ids as text or integers, or use --engine pandas")
     if n["n_bad_id"] == n["n_read"]:
         raise DataError(f"every customer id is empty ({n['n_read']:,} rows)", file=src.label, column=config.CUSTOMER_ID,
                         hint="map the column that identifies customers with --columns customer_id=<column>; "
@@ -150,6 +193,10 @@ def run_sql(
     report.add("rows without a customer id (guests) dropped", n["n_bad_id"],
                "guest purchases cannot be followed over time; give them an id (e.g. the e-mail) to keep them"
                if n["n_bad_id"] else "")
+    if iso_check and n["n_non_iso"]:
+        _check_non_iso(ex, plan, src, n["n_non_iso"])
+        report.add("dates not in ISO format, parsed one by one", n["n_non_iso"],
+                   "check them, or pass --date-format for one consistent format")
     if config.AMOUNT not in src.columns:
         report.add("amount computed as quantity × price", n["n_read"], status="info")
     problems = [
@@ -161,12 +208,10 @@ def run_sql(
     for flag, column, what, check, hint in problems:
         count = n[f"n_{flag}"]
         if count and policies.invalid == "raise":
-            example = ""
-            if column != config.CUSTOMER_ID:
-                value = ex.fetch(_sql.examples_query(d, plan, slashed, flag))
-                if len(value):
-                    example = f" (e.g. {str(value.iloc[0, 0])!r})"
-            raise DataError(f"{count:,} {what}{example}", file=src.label, column=column, n_rows=count, hint=hint)
+            example, lines = ex.failing_rows(plan, slashed, flag)
+            example = f" (e.g. {example!r})" if example is not None else ""
+            raise DataError(f"{count:,} {what}{example}", file=src.label, column=column, rows=lines, n_rows=count,
+                            hint=hint)
         report.add(f"{check} (rows dropped)" if count else check, count)
     if n["n_after"] and policies.strict:
         raise DataError(f"{n['n_after']:,} transactions are dated after the observation end {as_of.date()}",
@@ -188,7 +233,10 @@ def run_sql(
                         hint="pass --negative net (net returns against purchases) or --negative drop")
     netting = policies.negative == "net" and n["n_negative"] > 0
     ex.register_customers(sorted(stage["neg_customer"].dropna().astype(str)) if netting else [])
-    wide = ex.materialize(_sql.summary_query(d, plan, slashed, netting))
+    if hasattr(ex, "summary_table") and _sql.fast_eligible(plan):
+        wide = ex.summary_table(plan, slashed, netting, has_negative=n["n_negative"] > 0, has_zero=n["n_zero"] > 0)
+    else:
+        wide = ex.materialize(_sql.summary_query(d, plan, slashed, netting))
     t = ex.fetch(_sql.totals_query(wide)).iloc[0]
     count = {k: (int(t[k]) if pd.notna(t[k]) else 0) for k in ("kept", "dup", "zero", "neg", "unmatched", "customers",
                                                                  "n_summary")}

@@ -22,6 +22,7 @@ import pandas as pd
 
 from clm_utils import config
 from clm_utils import data as _data
+from clm_utils.data.values import MISSING_ID_TEXT
 from clm_utils.errors import DataError
 
 #: File name endings read from a folder.
@@ -72,6 +73,8 @@ class Source:
     types: dict[str, ValueType] = field(default_factory=dict)
     date_rule: tuple[str, ...] = ("iso",)
     date_example: str | None = None
+    #: The first customer id that is not missing, as text (decides whether ids may be floats).
+    id_example: str | None = None
     #: Source columns that play no role but count when rows are compared for exact duplicates.
     other: list[int] = field(default_factory=list)
     #: Columns detected by name (role -> source name), for the data-quality table.
@@ -286,6 +289,10 @@ def resolve_source(
         src.other = [i for i in range(len(names)) if i not in src.columns.values()]
     src.types = {c: (_arrow_type(arrow_schema.field(i).type) if arrow_schema is not None and src.kind == "parquet" else "string")
                  for c, i in src.columns.items()}
+    ids = raw_sample.iloc[:, src.columns[config.CUSTOMER_ID]]
+    ids = ids[ids.notna()].astype("str").str.strip()
+    ids = ids[(ids != "") & ~ids.str.lower().isin(MISSING_ID_TEXT)]
+    src.id_example = str(ids.iloc[0]) if len(ids) else None
     if src.types[config.DATE] in ("timestamp", "timestamptz", "date"):
         src.date_rule = ("native",)
     else:

@@ -61,10 +61,17 @@ def scan_sql(src: Source, with_order: bool = True) -> str:
             f"filename = true{encoding})")
 
 
+def first_line(src: Source) -> int:
+    """File line number of the first row, as the pandas loader numbers rows in messages."""
+    return 2 if len(src.files) == 1 and src.kind != "parquet" and src.header else 1
+
+
 class DuckDBExecutor:
     """Runs the shared queries on one DuckDB connection."""
 
     dialect = _sql.Dialect()
+    #: integer ids stay integers through the group-bys (text only per customer, at the end)
+    native_ids = True
 
     def __init__(self, src: Source, *, memory_limit: str | None, threads: int | None, temp_dir: str | Path | None):
         import duckdb
@@ -72,6 +79,7 @@ class DuckDBExecutor:
         self.src = src
         self.work = Path(tempfile.mkdtemp(prefix="clm-duckdb-", dir=temp_dir))
         self.con = duckdb.connect(config={"preserve_insertion_order": False})
+        self.con.execute("SET enable_progress_bar = false")
         self.con.execute(f"SET temp_directory = {self.dialect.lit(str(self.work / 'spill'))}")
         self.con.execute("SET TimeZone = 'UTC'")
         if memory_limit:
@@ -79,7 +87,7 @@ class DuckDBExecutor:
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
         self.con.execute(f"CREATE TEMP VIEW clm_src AS {scan_sql(src)}")
-        self.peak_spill = 0
+        self.float_ids = False
 
     def close(self) -> None:
         self.con.close()
@@ -89,11 +97,13 @@ class DuckDBExecutor:
         return self.con.execute(sql).fetchdf()
 
     def register_customers(self, ids: list[str]) -> None:
-        self.con.execute("CREATE OR REPLACE TEMP TABLE clm_neg (customer_id VARCHAR)")
+        native = self.src.types.get(config.CUSTOMER_ID) == "integer"
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE clm_neg (customer_id {'BIGINT' if native else 'VARCHAR'})")
         if ids:
             frame = pd.DataFrame({"customer_id": pd.Series(ids, dtype="object")})
             self.con.register("clm_neg_frame", frame)
-            self.con.execute("INSERT INTO clm_neg SELECT customer_id FROM clm_neg_frame")
+            cast = "CAST(customer_id AS BIGINT)" if native else "customer_id"
+            self.con.execute(f"INSERT INTO clm_neg SELECT {cast} FROM clm_neg_frame")
             self.con.unregister("clm_neg_frame")
             if self.src.kind != "parquet":
                 self._ordered_rows_for_returns()
@@ -121,8 +131,58 @@ class DuckDBExecutor:
 
     def _id_sql(self) -> str:
         plan = _sql.Plan(columns=self.src.columns, types=dict(self.src.types), date_rule=self.src.date_rule,
-                         as_of="2000-01-01", calibration_end=None, unit_days=1.0)
+                         as_of="2000-01-01", calibration_end=None, unit_days=1.0, native_id=True,
+                         float_ids=self.float_ids)
         return _sql.id_expr(self.dialect, plan)
+
+    def summary_table(self, plan: _sql.Plan, slashed: str | None, netting: bool, *, has_negative: bool,
+                      has_zero: bool) -> str:
+        """The wide table by the one-pass path (:func:`clm_utils.engines._sql.fast_days_ctes`).
+
+        One group-by per (customer, day) and one per customer into a lean temp table; the
+        customers with an ambiguous day (3+ different amounts) and those with returns to net
+        are then replaced / added by the general path, which reads only their rows.
+        """
+        d = self.dialect
+        self.float_ids = plan.float_ids
+        ctes = _sql.fast_days_ctes(d, plan, slashed, netting, has_negative, has_zero)
+        simple = _sql.fast_is_simple(plan, netting, has_negative, has_zero)
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE clm_lean AS WITH {', '.join(ctes)}\n"
+                         f"{_sql.lean_select(d, plan, amb=True, simple=simple)}")
+        n_amb = self.con.execute("SELECT count(*) FROM clm_lean WHERE amb").fetchone()[0]
+        lean = ", ".join(_sql.LEAN_COLUMNS)
+        if n_amb:
+            self.con.execute("CREATE OR REPLACE TEMP TABLE clm_amb AS SELECT customer_id FROM clm_lean WHERE amb")
+            self.con.execute("DELETE FROM clm_lean WHERE amb")
+            ctes = _sql.exact_days_ctes(d, plan, slashed, False, only="clm_amb", positive_only=netting)
+            self.con.execute(f"INSERT INTO clm_lean ({lean}) WITH {', '.join(ctes)}\n{_sql.lean_select(d, plan)}")
+        if netting:
+            ctes = _sql.exact_days_ctes(d, plan, slashed, True, only="clm_neg")
+            self.con.execute(f"INSERT INTO clm_lean ({lean}) WITH {', '.join(ctes)}\n{_sql.lean_select(d, plan)}")
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW clm_wide AS {_sql.derived_select(d, plan, 'clm_lean')}")
+        return "clm_wide"
+
+    def failing_rows(self, plan: _sql.Plan, slashed: str | None, flag: str) -> tuple[str | None, list[int]]:
+        """Raw value of the first row (file order) failing ``flag`` and the line numbers of the first five."""
+        column = {"bad_id": config.CUSTOMER_ID, "bad_date": config.DATE, "bad_amount": config.AMOUNT}[flag]
+        if column not in plan.columns:
+            column = config.QUANTITY
+        self.con.execute("SET preserve_insertion_order = true")
+        self.con.execute("SET threads = 1")
+        try:
+            self.con.execute(f"CREATE OR REPLACE TEMP VIEW clm_src_plain AS {scan_sql(self.src)}")
+            self.con.execute("CREATE OR REPLACE TEMP TABLE clm_src_numbered AS SELECT * EXCLUDE (_row), "
+                             "row_number() OVER () - 1 AS _row FROM clm_src_plain")
+        finally:
+            self.con.execute("RESET threads")
+            self.con.execute("SET preserve_insertion_order = false")
+        sql = f"WITH {_sql.parsed_cte(self.dialect, plan, slashed, True, raw=_sql._col(plan, column))}\n" \
+              f"SELECT raw_value, _row FROM parsed WHERE {flag} ORDER BY _row LIMIT 5"
+        rows = self.fetch(sql.replace("FROM clm_src\n", "FROM clm_src_numbered\n"))
+        self.con.execute("DROP TABLE clm_src_numbered")
+        if rows.empty:
+            return None, []
+        return str(rows["raw_value"].iloc[0]), [int(r) + first_line(self.src) for r in rows["_row"]]
 
     def materialize(self, sql: str) -> str:
         path = self.work / "wide.parquet"
@@ -133,7 +193,7 @@ class DuckDBExecutor:
     def _select(self, table: str, columns: list[str]) -> str:
         cols = ", ".join(f"CAST({c} AS TIMESTAMP) AS {c}" if c in ("first_purchase", "last_purchase") else c
                          for c in columns)
-        return f"SELECT customer_id, {cols} FROM {table} WHERE in_summary ORDER BY customer_id"
+        return f"SELECT customer_id, {cols} FROM {table} WHERE in_summary ORDER BY sort_key"
 
     def write(self, table: str, columns: list[str], out: str) -> str:
         Path(out).parent.mkdir(parents=True, exist_ok=True)

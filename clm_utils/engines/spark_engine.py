@@ -113,6 +113,43 @@ class SparkExecutor:
         schema = StructType([StructField("customer_id", StringType(), False)])
         self.spark.createDataFrame([(i,) for i in ids], schema).createOrReplaceTempView("clm_neg")
 
+    def failing_rows(self, plan: _sql.Plan, slashed: str | None, flag: str) -> tuple[str | None, list[int]]:
+        """Raw value of the first row (file order) failing ``flag`` and the line numbers of the first five.
+
+        The line of a row is its position in its file (rows of the same file with a smaller
+        ``monotonically_increasing_id``) plus the rows of the earlier files, as the pandas loader
+        numbers the rows of the concatenated files.
+        """
+        from clm_utils import config
+        from clm_utils.engines.duckdb_engine import first_line
+
+        column = {"bad_id": config.CUSTOMER_ID, "bad_date": config.DATE, "bad_amount": config.AMOUNT}[flag]
+        if column not in plan.columns:
+            column = config.QUANTITY
+        sql = (f"WITH {_sql.parsed_cte(self.dialect, plan, slashed, True, raw=_sql._col(plan, column))}\n"
+               f"SELECT raw_value, _file, _row FROM parsed WHERE {flag}")
+        bad = self.spark.sql(sql).createOrReplaceTempView("clm_bad")  # noqa: F841
+        sizes = self.fetch("SELECT _file, count(*) AS n FROM clm_src GROUP BY _file")
+        order = {str(Path(f)): i for i, f in enumerate(self.src.files)}
+
+        def file_index(name: str) -> int:
+            from urllib.parse import unquote, urlparse
+
+            return order.get(str(Path(unquote(urlparse(name).path))), len(order))
+
+        sizes["i"] = sizes["_file"].map(file_index)
+        sizes = sizes.sort_values("i")
+        offset = dict(zip(sizes["_file"], sizes["n"].cumsum() - sizes["n"]))
+        rows = self.fetch("SELECT b.raw_value, b._file, (SELECT count(*) FROM clm_src s WHERE s._file = b._file "
+                          "AND s._row < b._row) AS pos FROM clm_bad b")
+        self.spark.catalog.dropTempView("clm_bad")
+        if rows.empty:
+            return None, []
+        rows["i"] = rows["_file"].map(file_index)
+        rows = rows.sort_values(["i", "pos"]).head(5)
+        lines = [int(offset[f] + p) + first_line(self.src) for f, p in zip(rows["_file"], rows["pos"])]
+        return str(rows["raw_value"].iloc[0]), lines
+
     def materialize(self, sql: str) -> str:
         from pyspark import StorageLevel
 
