@@ -60,6 +60,14 @@ def stratified_sample(X: pd.DataFrame | np.ndarray, size: int | None, seed: int 
     return np.sort(np.concatenate(picked))
 
 
+def _sample_note(n: int, max_sample: int | None, seed: int, what: str) -> str | None:
+    """The note a sampled clustering step carries (None when every customer was used)."""
+    if max_sample is None or n <= int(max_sample):
+        return None
+    return (f"{what} on a seeded stratified sample of {int(max_sample):,} of {n:,} customers (seed {seed}; "
+            f"strata: bands of the first principal component); every customer is then assigned")
+
+
 def _check_k_range(k_range: Sequence[int], n: int) -> list[int]:
     ks = sorted({int(k) for k in k_range})
     if not ks or ks[0] < 2:
@@ -114,7 +122,11 @@ def choose_k(X: pd.DataFrame, k_range: Sequence[int] = range(2, 9), seed: int = 
                                  reg_covar=1e-4, max_iter=200).fit(A[gsample])
             bic = float(gm.bic(A[gsample]))
         rows.append({"k": k, "inertia": float(km.inertia_), "silhouette": sil, "calinski_harabasz": ch, "gmm_bic": bic})
-    return pd.DataFrame(rows).set_index("k")
+    out = pd.DataFrame(rows).set_index("k")
+    note = _sample_note(len(X), max_sample, seed, "criteria computed")
+    if note:
+        out.attrs["note"] = note
+    return out
 
 
 def pick_k(criteria: pd.DataFrame, tol: float = 0.005) -> int:
@@ -161,7 +173,11 @@ def fit_kmeans(X: pd.DataFrame, k: int, seed: int = config.DEFAULT_SEED, n_init:
         raise ModelError(f"k = {k} is larger than the number of customers ({len(X)})", hint="choose a smaller k")
     A = np.asarray(X, dtype=float)
     km = KMeans(n_clusters=int(k), n_init=n_init, random_state=seed).fit(A[stratified_sample(A, max_sample, seed)])
-    return _relabel_by_size(pd.Series(km.predict(A), index=X.index, name="cluster"))
+    labels = _relabel_by_size(pd.Series(km.predict(A), index=X.index, name="cluster"))
+    note = _sample_note(len(A), max_sample, seed, "k-means centres fitted")
+    if note:
+        labels.attrs["note"] = note
+    return labels
 
 
 def fit_gmm(X: pd.DataFrame, k: int, seed: int = config.DEFAULT_SEED, n_init: int = 2,
@@ -175,7 +191,11 @@ def fit_gmm(X: pd.DataFrame, k: int, seed: int = config.DEFAULT_SEED, n_init: in
 
     gm = GaussianMixture(n_components=int(k), covariance_type="full", random_state=seed, n_init=n_init,
                          reg_covar=1e-4).fit(np.asarray(X, dtype=float)[stratified_sample(X, max_sample, seed)])
-    return _relabel_by_size(pd.Series(gm.predict(np.asarray(X, dtype=float)), index=X.index, name="cluster"))
+    labels = _relabel_by_size(pd.Series(gm.predict(np.asarray(X, dtype=float)), index=X.index, name="cluster"))
+    note = _sample_note(len(X), max_sample, seed, "Gaussian mixture fitted")
+    if note:
+        labels.attrs["note"] = note
+    return labels
 
 
 def _relabel_by_size(labels: pd.Series) -> pd.Series:
@@ -231,11 +251,18 @@ def bootstrap_stability(X: pd.DataFrame, k: int, n_boot: int = 20, seed: int = c
         idx = rng.integers(0, n, size=m)
         km = KMeans(n_clusters=int(k), n_init=n_init, random_state=int(rng.integers(0, 2**31 - 1))).fit(A[idx])
         rows.append({"replicate": b + 1, "ari": float(adjusted_rand_score(ref, km.predict(A)))})
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    note = _sample_note(len(X), max_sample, seed, "bootstrap stability computed")
+    if note:
+        out.attrs["note"] = note
+    return out
 
 
 def stability_summary(boot: pd.DataFrame) -> pd.Series:
     """Mean, standard deviation, 5th percentile, min and max of the bootstrap ARI."""
     a = boot["ari"]
-    return pd.Series({"mean": a.mean(), "sd": a.std(ddof=1) if len(a) > 1 else 0.0,
-                      "p05": a.quantile(0.05), "min": a.min(), "max": a.max(), "n_boot": float(len(a))})
+    out = pd.Series({"mean": a.mean(), "sd": a.std(ddof=1) if len(a) > 1 else 0.0,
+                     "p05": a.quantile(0.05), "min": a.min(), "max": a.max(), "n_boot": float(len(a))})
+    if boot.attrs.get("note"):
+        out.attrs["note"] = boot.attrs["note"]
+    return out
