@@ -497,7 +497,8 @@ def _index() -> dict[str, str]:
     for t in _TERMS:
         for name in t.aliases:
             out.setdefault(name, t.key)
-            out.setdefault(name.casefold(), t.key)
+            if len(name) > 2:  # R, F, M match exactly: r is a model parameter
+                out.setdefault(name.casefold(), t.key)
     return out
 
 
@@ -509,6 +510,8 @@ def lookup(name: str) -> str | None:
 
     English names match case-insensitively and with ``_`` read as a space.
     """
+    if len(name.strip()) <= 2:  # R, F, M: letters match exactly (the parameter r is not recency)
+        return _LOOKUP.get(name.strip())
     for candidate in (name, name.casefold(), name.replace("_", " ").casefold(), name.strip()):
         if candidate in _LOOKUP:
             return _LOOKUP[candidate]

@@ -323,7 +323,7 @@ TEXTS_ZH: dict[str, str] = {
     "low value, high risk": "低价值、高风险", "low value, low risk": "低价值、低风险",
     "keep & grow": "保持并发展", "win back": "挽回", "nurture": "培育", "let go / low cost": "放弃或低成本维护",
     "worth it": "值得挽回", "period": "期间", "cohort": "获客批次", "segment": "RFM细分类别",
-    "customer_id": "客户编号", "tier": "分级", "buyer_type": "购买者类型", "quadrant_name": "象限",
+    "customer_id": "客户编号", "parameter": "参数", "tier": "分级", "buyer_type": "购买者类型", "quadrant_name": "象限",
     # survival tables and plots
     "RFM segment": "RFM细分类别", "pyramid tier": "客户金字塔层级", "first-purchase value band": "首次消费金额段",
     "Q1 (lowest)": "Q1（最低）", "Q4 (highest)": "Q4（最高）", "GLOBAL": "整体检验", "HR lower 95%": "风险比 95% 下限",
@@ -521,6 +521,9 @@ PATTERNS_ZH: tuple[tuple[str, str], ...] = (
     (r"\((\w)\)", "（{0}）"),
     (r"(.+) — (.+)", "{0}——{1}"),
 )
+#: Names that stay as they are in Chinese text: the models' and statistics' own abbreviations and parameters.
+KEEP: frozenset[str] = frozenset({"BG/NBD", "Pareto/NBD", "MBG/NBD", "NBD", "BG/BB", "sBG", "Gamma-Gamma", "AIC", "BIC",
+                                  "KMO", "ARI", "CLV", "RFM", "DERL", "alpha", "beta", "gamma", "rho", "theta"})
 _PATTERNS = tuple((re.compile(p), t) for p, t in PATTERNS_ZH)
 _MIXED = re.compile(r"([A-Za-z][A-Za-z_/ -]*?) ([\u4e00-\u9fff][\u4e00-\u9fff/]*)(.*)")
 _DURATION_ZH = {"D": "天", "W": "周", "M": "个月", "Q": "个季度", "Y": "年"}
@@ -542,17 +545,18 @@ def translate(text: object, lang: str = "zh") -> object:
 
 def _translate(text: str, depth: int) -> str:
     s = text.strip()
-    if not s or not re.search(r"[A-Za-z]", s) or depth > 4:
+    if not s or depth > 4:
         return text
+    if not re.search(r"[A-Za-z]", s):  # Chinese already; a retired name (休眠客户) becomes the glossary's
+        return str(glossary.label(s, "zh")) if _CJK.search(s) and glossary.lookup(s) is not None else text
     if s in TEXTS_ZH:
         return TEXTS_ZH[s]
     if s in _FEATURE_WORDS_ZH:
         return _FEATURE_WORDS_ZH[s]
-    if len(s) <= 2:  # R, F, M, T, k: the letters of the formulas stay
+    if len(s) <= 2 or s in KEEP:  # R, F, M, T, k, model names: the letters of the formulas stay
         return text
-    found = glossary.label(s, "zh")
-    if isinstance(found, str) and found != s:
-        return found
+    if glossary.lookup(s) is not None:
+        return str(glossary.label(s, "zh"))
     mixed = _MIXED.fullmatch(s)
     if mixed:  # a bilingual label "stability 稳定期", "decline 退化期 (worth it)": the glossary's name
         en, zh, rest = mixed.groups()
@@ -600,7 +604,7 @@ def untranslated_texts(texts: Iterable[str]) -> list[str]:
 
     Texts without letters (numbers, dates, percentages) are not labels and are left out.
     """
-    out = {t for t in texts if isinstance(t, str) and re.search(r"[A-Za-z]{2,}", t) and not t.startswith("$")
+    out = {t for t in texts if isinstance(t, str) and re.search(r"[A-Za-z]{2,}", t) and not t.startswith("$") and t.strip() not in KEEP
            and not _CJK.search(str(translate(t, "zh")))}
     return sorted(out)
 

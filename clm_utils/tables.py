@@ -112,8 +112,9 @@ class Table:
         if not self.index:
             styler = styler.hide(axis="index")
         styler = styler.set_table_attributes('class="clm-table"').set_table_styles([
-            {"selector": "th", "props": "text-align: left; padding: 2px 8px;"},
-            {"selector": "td", "props": "text-align: right; padding: 2px 8px;"},
+            # keep-all: a Chinese header breaks at spaces and punctuation, not after every character
+            {"selector": "th", "props": "text-align: left; padding: 2px 8px; word-break: keep-all;"},
+            {"selector": "td", "props": "text-align: right; padding: 2px 8px; word-break: keep-all;"},
             {"selector": "caption", "props": "caption-side: top; font-weight: bold; text-align: left;"},
         ])
         return str(styler.to_html())
@@ -212,12 +213,16 @@ def _localize(frame: pd.DataFrame, lang: str) -> tuple[pd.DataFrame, list[Any]]:
             continue
         out = out.drop(columns=col)
     origin = list(out.columns)
-    names = glossary.BTYD_COLUMNS if {"frequency", "recency", "T"} <= set(out.columns) else None
+    names = glossary.BTYD_COLUMNS if {"frequency", "recency", "T"} <= set(out.columns) else {}
     data_index = out.index.name in _DATA_INDEX or pd.api.types.is_numeric_dtype(out.index)
-    index_before = out.index
-    out = glossary.localize(out, lang, names=names)
-    if data_index:
-        out.index = pd.Index(index_before, name=out.index.name) if out.index.nlevels == 1 else out.index
+    for col in out.columns:  # category values (segments, tiers, stages, ...) by their kind
+        if col in glossary.CATEGORIES:
+            out[col] = glossary.localize(out[[col]], lang).iloc[:, 0].to_numpy()
+    if out.index.nlevels == 1 and out.index.name in glossary.CATEGORIES:
+        out.index = pd.Index([glossary.category_label(str(out.index.name), v, lang) for v in out.index],
+                             name=out.index.name)
+    out.columns = pd.Index([glossary.label(names[c], lang) if c in names else c for c in out.columns],
+                           name=out.columns.name)
 
     def lab(v: Any) -> Any:
         return translate_label(v, lang) if isinstance(v, str) else v
