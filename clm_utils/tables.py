@@ -175,6 +175,8 @@ def _localized_table(frame: pd.DataFrame, formats: dict[Any, Callable[[Any], str
 #: ``X_zh`` columns hold the Chinese names of column ``X`` (or of the index); in a Chinese table they
 #: replace it.  Companions whose name differs from the stem:
 _ZH_COMPANIONS = {"class_zh": "activity", "tier_zh": "tier"}
+#: Columns that mark a table of the BTYD customer summary or its model outputs.
+_BTYD_MARKERS = frozenset({"T", "recency", "p_alive", "expected_purchases", "clv"})
 #: Index names whose values are ids or other data, not labels.
 _DATA_INDEX = ("customer_id", "cohort", "period", "date")
 
@@ -190,7 +192,8 @@ def localize_table(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
     """``frame`` labelled for ``lang``: headers, index labels and names, category and text values.
 
     ``X_zh`` columns replace their English companion (a column ``X`` or the index) and are dropped;
-    a customer summary with BTYD columns (``frequency``, ``recency``, ``T``) gets the BTYD names.
+    a table with ``frequency`` and a BTYD column (``T``, ``recency``, ``p_alive``, ``expected_purchases``,
+    ``clv``) gets the BTYD names (``frequency`` = repeat purchase days, 重复购买次数).
     Duplicate Chinese headers are told apart by the English name in brackets.  Numbers, dates and
     ids are not touched.  ``en`` returns ``frame``.
     """
@@ -213,7 +216,10 @@ def _localize(frame: pd.DataFrame, lang: str) -> tuple[pd.DataFrame, list[Any]]:
             continue
         out = out.drop(columns=col)
     origin = list(out.columns)
-    names = glossary.BTYD_COLUMNS if {"frequency", "recency", "T"} <= set(out.columns) else {}
+    # frequency / recency are the BTYD summary's (repeat purchase days, first to last purchase) in any
+    # table of customer-model columns; elsewhere (RFM, cluster features) frequency is the number of purchases
+    btyd = bool(_BTYD_MARKERS & set(out.columns)) and "frequency" in out.columns
+    names = glossary.BTYD_COLUMNS if btyd else {}
     data_index = out.index.name in _DATA_INDEX or pd.api.types.is_numeric_dtype(out.index)
     for col in out.columns:  # category values (segments, tiers, stages, ...) by their kind
         if col in glossary.CATEGORIES:
