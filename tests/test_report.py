@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -227,3 +228,22 @@ def test_unwritable_output_folder_is_a_one_line_user_error(tmp_path):
     proc = clm("run", "--notebooks", "00", "--data", str(config.CDNOW_SAMPLE), "--output", str(blocker / "sub"))
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
     assert "cannot write to" in proc.stderr and "--output" in proc.stderr
+
+
+def test_index_pages_speak_the_runs_language():
+    from clm_utils.report.index import INDEX_TEXT, _index_page, run_section
+
+    assert all(re.search(r"[\u4e00-\u9fff]", zh) for key, (en, zh) in INDEX_TEXT.items() if key != "KPI")
+    meta = {"run_name": "r", "finished": "2026-01-01 00:00:00 UTC", "seconds": 3.0, "host": "h",
+            "reports": [{"html": "00.html", "title": "00 · Data", "notebook": "00_data_overview", "seconds": 1.0,
+                         "incomplete": "model error: too few customers"}],
+            "parameters": {"lang": "zh"}, "versions": {"python": "3.11"},
+            "data": {"file": "f.csv", "sha256": "0" * 64, "rows_read": 3, "rows_kept": 3, "customers": 2,
+                     "first_date": "2025-01-01", "last_date": "2025-02-01", "calibration_end": "2025-01-15",
+                     "observation_end": "2025-02-01", "warnings": 0}}
+    page = _index_page("CLM Lab 分析报告", [run_section(meta)], "zh")
+    assert 'lang="zh-CN"' in page and "报告" in page and "未完成" in page and "输入数据" in page
+    assert ">Reports<" not in page and ">Input data<" not in page
+    assert "@font-face" in page and external_resources(page) == []  # the Chinese glyphs travel with the page
+    english = run_section({**meta, "parameters": {"lang": "en"}})
+    assert ">Reports<" in english and "报告" not in english

@@ -33,6 +33,7 @@ from clm_utils.report.index import (
     _index_page,
     package_versions,
     run_section,
+    tr,
     write_top_index,
 )
 from clm_utils.report.options import RunOptions
@@ -132,9 +133,10 @@ def run(opts: RunOptions, log: Callable[[str], None] | None = None) -> Path:
         meta["timings"] = timings
         meta["seconds"] = round(time.time() - started, 1)
         (staging / "run.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
+        lang = opts.settings.lang
         (staging / "index.html").write_text(
-            _index_page(f"CLM Lab run {run_name}", ["<p><a href=\"../index.html\">All runs</a></p>",
-                                                        run_section(meta)]), encoding="utf-8")
+            _index_page(f"CLM Lab run {run_name}", [f"<p><a href=\"../index.html\">{tr('All runs', lang)}</a></p>",
+                                                        run_section(meta)], lang), encoding="utf-8")
         _swap_into_place(staging, output_dir / run_name)
     finally:
         if staging.exists():
@@ -163,7 +165,7 @@ def _execute_all(opts: RunOptions, sources: list[Path], declared: dict[str, set[
             execute_notebook(_in_language(source, opts.settings.lang, staging), executed, params)
         except AnalysisIncomplete as exc:
             incomplete = exc.message
-            mark_incomplete(executed, incomplete)
+            mark_incomplete(executed, incomplete, opts.settings.lang)
             log(f"{source.stem}: incomplete: {incomplete}")
         except (UserError, NotebookFailed):
             _keep_failed(output_dir, opts.run_name, executed)
@@ -252,21 +254,34 @@ def _run_meta(opts: RunOptions, result: Any, reports: list[dict[str, Any]], star
     }
 
 
-def mark_incomplete(executed: Path, message: str) -> None:
-    """Replace the error output of a notebook stopped by a ModelError with a readable notice."""
+#: The notice of a report the data cannot support, by language: (at the top, where it stopped).
+INCOMPLETE_NOTICE = {
+    "en": ("> **This analysis is incomplete: the data cannot support all of it.** {reason}\n>\n> The sections after "
+           "the notice below were not run. The other reports of this run are complete; with more customers or a "
+           "longer history this section runs as usual.",
+           "> **This analysis stopped here: the data cannot support it.** {reason}\n>\n> The sections below were "
+           "not run. The other reports of this run are complete; with more customers or a longer history this "
+           "section runs as usual."),
+    "zh": ("> **本分析未完成：数据不足以支持其中一部分。** {reason}\n>\n> 下方提示之后的部分没有运行。本次运行的其他报告完整；"
+           "客户更多或历史更长时，这一部分会照常运行。",
+           "> **本分析在此停止：数据不足以支持它。** {reason}\n>\n> 以下部分没有运行。本次运行的其他报告完整；"
+           "客户更多或历史更长时，这一部分会照常运行。"),
+}
+
+
+def mark_incomplete(executed: Path, message: str, lang: str = "en") -> None:
+    """Replace the error output of a notebook stopped by a ModelError with a readable notice (in ``lang``)."""
     import nbformat
 
     nb = nbformat.read(executed, as_version=4)
     nb.cells = [c for c in nb.cells if "papermill-error-cell-tag" not in c.metadata.get("tags", [])]
-    notice = ("> **This analysis stopped here: the data cannot support it.** "
-              f"{html.escape(message)}\n>\n> The sections below were not run. The other reports of this run are "
-              "complete; with more customers or a longer history this section runs as usual.")
+    top, here = (t.format(reason=html.escape(message)) for t in INCOMPLETE_NOTICE.get(lang, INCOMPLETE_NOTICE["en"]))
     for i, cell in enumerate(nb.cells):
         if any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
             cell.outputs = [o for o in cell.outputs if o.get("output_type") != "error"]
-            nb.cells.insert(i + 1, nbformat.v4.new_markdown_cell(notice))
+            nb.cells.insert(i + 1, nbformat.v4.new_markdown_cell(here))
             break
-    nb.cells.insert(1, nbformat.v4.new_markdown_cell(notice.replace("stopped here", "is incomplete")))
+    nb.cells.insert(1, nbformat.v4.new_markdown_cell(top))
     nbformat.write(nb, executed)
 
 
