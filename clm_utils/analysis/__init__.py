@@ -327,7 +327,7 @@ class Analysis:
     def describe(self) -> str:
         """One paragraph naming the data, the dates and the settings that differ from the defaults."""
         m = self.manifest
-        diff = {k: v for k, v in self.settings.differences().items() if k not in ("data_path",)}
+        diff = {k: v for k, v in self.settings.differences().items() if k not in ("data_path", "customers_path")}
         extra = ("; settings: " + ", ".join(f"{k}={v}" for k, v in diff.items())) if diff else ""
         return (f"Data: {m['data']['label']}; {m['rows_kept']:,} transactions of {m['customers']:,} customers, "
                 f"{m['first_date']} to {m['observation_end']} (as-of date); calibration end {m['calibration_end']}; "
