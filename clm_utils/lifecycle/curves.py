@@ -18,7 +18,7 @@ import pandas as pd
 
 from clm_utils.data.sampling import sample_transactions
 from clm_utils.errors import ModelError, ParameterError
-from clm_utils.lifecycle.stages import _purchase_days
+from clm_utils.lifecycle.stages import _days
 
 PERIOD_DAYS: dict[str, float] = {"W": 7.0, "M": 365.25 / 12.0, "Q": 365.25 / 4.0}
 
@@ -132,23 +132,21 @@ def lifecycle_curves(
     plen = PERIOD_DAYS[period]
     as_of_ts = pd.Timestamp(as_of) if as_of is not None else transactions["date"].max()
     transactions, note = sample_transactions(transactions, limit=sample_above, seed=seed)
-    days = _purchase_days(transactions, as_of_ts)
-    codes, uniq = pd.factorize(days["customer_id"], sort=True)
-    first = days.groupby(codes)["date"].transform("min")
-    age = np.floor((days["date"] - first).dt.days.to_numpy() / plen).astype(int)
-    n_cust = uniq.size
-    first_c = days.groupby(codes)["date"].min().to_numpy()
-    observed_ages = np.floor(((as_of_ts - pd.to_datetime(first_c)).days.to_numpy() + 1) / plen).astype(int)
+    d = _days(transactions, as_of_ts)
+    codes = d.code
+    first_c = d.day[d.starts[:-1]]  # first purchase day of each customer (days are sorted within a customer)
+    age = np.floor((d.day - first_c[codes]) / plen).astype(int)
+    n_cust = len(d.ids)
+    observed_ages = np.floor((np.floor(as_of_ts.value / 86_400e9 - first_c) + 1) / plen).astype(int)
     A = int(observed_ages.max())
     if max_age is not None:
         A = min(A, int(max_age) + 1)
     if A < 1:
         raise ModelError("the data span less than one full period", hint="use a shorter period or a later as_of")
     keep = age < A
-    vol = np.zeros((n_cust, A))
-    rev = np.zeros((n_cust, A))
-    np.add.at(vol, (codes[keep], age[keep]), 1.0)
-    np.add.at(rev, (codes[keep], age[keep]), days["amount"].to_numpy()[keep])
+    cell = codes[keep] * A + age[keep]  # (customer, age) cells, summed in order as np.add.at would
+    vol = np.bincount(cell, minlength=n_cust * A).astype(float).reshape(n_cust, A)
+    rev = np.bincount(cell, weights=d.amount[keep], minlength=n_cust * A).reshape(n_cust, A)
     ages = np.arange(A)
     mask = ages[None, :] < observed_ages[:, None]
     if basis == "retained":

@@ -65,7 +65,6 @@ import numpy as np
 import pandas as pd
 
 from clm_utils.errors import DataError, ParameterError
-from clm_utils.summary import purchase_days
 
 STAGES: tuple[str, ...] = ("exploration", "formation", "stability", "decline", "terminated")
 STAGES_ZH: dict[str, str] = {
@@ -140,23 +139,97 @@ class StageParams:
                 raise ParameterError(f"{name} must be a number of days >= 0", parameter=name)
 
 
-def _purchase_days(transactions: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+@dataclass
+class _Days:
+    """Purchase days of every customer, as arrays sorted by customer then day.
+
+    ``code`` (customer position in ``ids``), ``day`` (days since 1970-01-01), ``amount`` (the
+    day's spend) per purchase day; ``ids`` the customer ids (sorted); ``starts`` the position of
+    each customer's first purchase day (with a final entry, the number of purchase days).
+    """
+
+    code: np.ndarray
+    day: np.ndarray
+    amount: np.ndarray
+    ids: pd.Index
+    starts: np.ndarray
+
+    def frame(self) -> pd.DataFrame:
+        """``customer_id``, ``date``, ``amount``: one row per customer and purchase day."""
+        return pd.DataFrame({"customer_id": self.ids.take(self.code).to_numpy(),
+                             "date": self.day.astype("datetime64[D]").astype("datetime64[ns]"),
+                             "amount": self.amount})
+
+    def per_customer(self, values: np.ndarray) -> np.ndarray:
+        """Sum of ``values`` (one per purchase day) per customer."""
+        return _group_sum(values, self.code, len(self.ids))
+
+
+def _group_sum(values: np.ndarray, groups: np.ndarray, n: int) -> np.ndarray:
+    """Sums of ``values`` by integer group 0..n-1 (absent groups 0), in row order with pandas' compensated
+    summation, so the sums equal those of a group-by on the ids, to the last bit."""
+    sums = pd.Series(values, copy=False).groupby(groups, sort=True).sum()
+    out = np.zeros(n)
+    out[sums.index.to_numpy()] = sums.to_numpy()
+    return out
+
+
+def _check_transactions(transactions: pd.DataFrame) -> None:
     if not isinstance(transactions, pd.DataFrame):
         raise DataError("transactions must be a pandas DataFrame")
     missing = [c for c in ("customer_id", "date", "amount") if c not in transactions.columns]
     if missing:
         raise DataError(f"transactions lack the column(s) {', '.join(missing)}", column=missing[0],
                         hint="map your columns with the `columns` parameter")
-    tx = transactions.loc[transactions["date"] <= as_of, ["customer_id", "date", "amount"]]
-    if len(tx) == 0:
+
+
+def _days(transactions: pd.DataFrame, as_of: pd.Timestamp) -> _Days:
+    """The purchase days up to ``as_of`` as sorted arrays (no group-by on text ids: sorted codes and reduceat).
+
+    Same result as :func:`clm_utils.summary.purchase_days`: rows of one customer and calendar day
+    summed in file order.  Transactions sorted by customer and date (the canonical order) are
+    not sorted again.
+    """
+    _check_transactions(transactions)
+    dates = transactions["date"]
+    keep = (dates <= as_of).to_numpy()
+    if not keep.any():
         raise DataError(f"no transactions on or before {as_of.date()}", hint="use a later as-of date")
-    return purchase_days(tx)[["customer_id", "date", "amount"]]
+    everything = bool(keep.all())
+    ids = transactions["customer_id"] if everything else transactions["customer_id"][keep]
+    code, uniq = pd.factorize(ids)
+    if not uniq.is_monotonic_increasing:  # codes in order of appearance: renumber in sorted id order
+        order = uniq.argsort()
+        rank = np.empty(len(uniq), dtype=np.int64)
+        rank[order] = np.arange(len(uniq))
+        code = rank[code]
+        uniq = uniq.take(order)
+    code = code.astype(np.int64)
+    day = (dates.to_numpy() if everything else dates.to_numpy()[keep]).astype("datetime64[D]").astype(np.int64)
+    amount = transactions["amount"].to_numpy(dtype=float)
+    if not everything:
+        amount = amount[keep]
+    dc, dd = np.diff(code), np.diff(day)
+    if not bool(np.all((dc > 0) | ((dc == 0) & (dd >= 0)))):
+        order = np.lexsort((day, code))  # stable: equal keys keep file order
+        code, day, amount = code[order], day[order], amount[order]
+        dc, dd = np.diff(code), np.diff(day)
+    is_new = np.r_[True, (dc != 0) | (dd != 0)]
+    new_day = np.flatnonzero(is_new)
+    amount = _group_sum(amount, np.cumsum(is_new) - 1, len(new_day))
+    code, day = code[new_day], day[new_day]
+    starts = np.r_[np.flatnonzero(np.r_[True, np.diff(code) != 0]), len(code)]
+    return _Days(code=code, day=day, amount=amount, ids=pd.Index(uniq, name="customer_id"), starts=starts)
 
 
-def _pooled_median_ipt(days: pd.DataFrame) -> float:
-    g = days.groupby("customer_id", sort=False, observed=True)["date"]
-    n = g.size()
-    span = (g.max() - g.min()).dt.days.astype(float)
+def _purchase_days(transactions: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """``customer_id``, ``date``, ``amount`` per customer and purchase day up to ``as_of`` (sorted)."""
+    return _days(transactions, as_of).frame()
+
+
+def _pooled_median_ipt(d: _Days) -> float:
+    n = np.diff(d.starts)
+    span = (d.day[d.starts[1:] - 1] - d.day[d.starts[:-1]]).astype(float)
     rep = n > 1
     if not rep.any():
         return float("nan")
@@ -166,16 +239,21 @@ def _pooled_median_ipt(days: pd.DataFrame) -> float:
 def resolve_params(transactions: pd.DataFrame, as_of: Any = None, **params: Any) -> StageParams:
     """The stage parameters with the data-driven defaults filled in (as used by assign_stages)."""
     as_of_ts = pd.Timestamp(as_of) if as_of is not None else transactions["date"].max()
+    return _resolve(lambda: _days(transactions, as_of_ts), **params)
+
+
+def _resolve(days: Any, **params: Any) -> StageParams:
+    """:func:`resolve_params` given a callable that returns the :class:`_Days` (called only when needed)."""
     unknown = sorted(set(params) - set(StageParams.__dataclass_fields__))
     if unknown:
         raise ParameterError(f"unknown stage parameter(s): {', '.join(unknown)}", parameter=unknown[0],
                              hint="valid: " + ", ".join(StageParams.__dataclass_fields__))
     p = StageParams(**params)
     p.validate()
-    days = _purchase_days(transactions, as_of_ts)
+    d = days()
     prior = p.prior_rhythm
     if prior is None:
-        prior = _pooled_median_ipt(days)
+        prior = _pooled_median_ipt(d)
         if not np.isfinite(prior) or prior <= 0:
             prior = 30.0  # nobody repeats (or all repeat the same day): fall back to a month
     window = p.recent_window if p.recent_window is not None else max(7.0, round(2.0 * prior))
@@ -216,32 +294,33 @@ def assign_stages(
     and ``p_alive`` (NaN when not given).  ``.attrs["params"]`` holds the resolved parameters.
     """
     as_of_ts = pd.Timestamp(as_of) if as_of is not None else transactions["date"].max()
-    p = resolve_params(transactions, as_of_ts, **params)
-    days = _purchase_days(transactions, as_of_ts)
+    d = _days(transactions, as_of_ts)
+    p = _resolve(lambda: d, **params)
     W = float(p.recent_window)
-    cut = as_of_ts - pd.Timedelta(days=W)
-    cid = days["customer_id"]
-    g = days.groupby("customer_id", sort=True, observed=True)
-    first = g["date"].min()
-    last = g["date"].max()
-    n = g.size().astype(float)
-    total = g["amount"].sum()
-    first_amount = g["amount"].first()
-    is_recent = days["date"] > cut
-    recent_n = is_recent.groupby(cid, sort=True, observed=True).sum().astype(float)
-    recent_spend = days["amount"].where(is_recent, 0.0).groupby(cid, sort=True, observed=True).sum()
+    # day numbers of as_of and of the window's start (as_of minus W days, to the nanosecond as before)
+    as_of_day = (as_of_ts.value / 86_400e9)
+    cut_day = as_of_day - W
+    idx = d.ids
+    first_day = d.day[d.starts[:-1]]
+    last_day = d.day[d.starts[1:] - 1]
+    n = pd.Series(np.diff(d.starts).astype(float), index=idx)
+    total = pd.Series(d.per_customer(d.amount), index=idx)
+    first_amount = pd.Series(d.amount[d.starts[:-1]], index=idx)
+    is_recent = d.day > cut_day
+    recent_n = pd.Series(d.per_customer(is_recent.astype(float)), index=idx)
+    recent_spend = pd.Series(d.per_customer(np.where(is_recent, d.amount, 0.0)), index=idx)
     before_n = n - recent_n
     before_spend = total - recent_spend
-    tenure = (as_of_ts - first).dt.days.astype(float)
-    recency = (as_of_ts - last).dt.days.astype(float)
-    span = (last - first).dt.days.astype(float)
+    tenure = pd.Series(np.floor(as_of_day - first_day), index=idx)
+    recency = pd.Series(np.floor(as_of_day - last_day), index=idx)
+    span = pd.Series((last_day - first_day).astype(float), index=idx)
     k = p.rhythm_prior_weight
     prior = float(p.prior_rhythm)
     denom = (n - 1.0) + k
     rhythm = np.where(denom > 0, (span + k * prior) / np.where(denom > 0, denom, 1.0), prior)
     rhythm = np.maximum(rhythm, 1.0)  # at least a day: same-day repeaters do not divide by zero
     silence = recency / rhythm
-    exposure = ((cut - first).dt.days.astype(float)).clip(lower=0.0)
+    exposure = pd.Series(np.floor(cut_day - first_day), index=idx).clip(lower=0.0)
     evaluable = (exposure >= float(p.min_history)) & (before_n >= 1)
     repeats_before = (before_n - 1.0).clip(lower=0.0)
     rate_before = repeats_before / exposure.where(exposure > 0, np.nan)
@@ -251,7 +330,6 @@ def assign_stages(
     expected_spend = spend_before / exposure.where(exposure > 0, np.nan) * W
     ticket = (total / n).where(total > 0, 1.0)
     spend_ratio = ((recent_spend + 0.5 * ticket) / (expected_spend + 0.5 * ticket)).where(evaluable)
-    idx = first.index
     if p_alive is not None:
         if not isinstance(p_alive, pd.Series):
             raise ParameterError("p_alive must be a pandas Series indexed by customer_id", parameter="p_alive")

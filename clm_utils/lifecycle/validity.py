@@ -58,7 +58,8 @@ from clm_utils.data.sampling import sample_transactions
 from clm_utils.errors import ParameterError
 from clm_utils.lifecycle.stages import (
     STAGES,
-    _purchase_days,
+    _days,
+    _group_sum,
     assign_stages,
     resolve_params,
 )
@@ -153,11 +154,13 @@ def stage_validity(
         stage_params = dict(resolve_params(transactions, cal, **stage_params).__dict__)
         transactions = sample
     st = assign_stages(transactions, cal, p_alive=p_alive, **stage_params)
-    days = _purchase_days(transactions, end)
-    hold = days[days["date"] > cal]
-    g = hold.groupby("customer_id", sort=True, observed=True)
-    x = g.size().reindex(st.index, fill_value=0).to_numpy(dtype=float)
-    spend = g["amount"].sum().reindex(st.index, fill_value=0.0).to_numpy(dtype=float)
+    d = _days(transactions, end)
+    hold = d.day > cal.value / 86_400e9  # purchase days after the calibration end
+    n_ids = len(d.ids)
+    x = (pd.Series(np.bincount(d.code[hold], minlength=n_ids).astype(float), index=d.ids)
+         .reindex(st.index, fill_value=0.0).to_numpy(dtype=float))
+    spend = (pd.Series(_group_sum(d.amount[hold], d.code[hold], n_ids), index=d.ids)
+             .reindex(st.index, fill_value=0.0).to_numpy(dtype=float))
     H = float((end - cal).days)
     n_cal = st["n_purchase_days"].to_numpy(dtype=float)
     tenure = st["tenure_days"].to_numpy(dtype=float)
