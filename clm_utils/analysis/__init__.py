@@ -313,6 +313,11 @@ class Analysis:
 
     def model_caveat(self) -> str:
         """The sentence every report prints next to P(alive): which model, and its one-time-buyer property."""
+        if self.lang == "zh":
+            from clm_utils.i18n import model_caveat_zh
+
+            return model_caveat_zh(self.chosen_model, bool((self.manifest["value"] or {}).get("one_time_buyers_alive")),
+                                   self.incomplete.get("clv", ""))
         if not self.chosen_model:
             return f"No transaction model on these data: {self.incomplete.get('clv', '')}"
         text = f"P(alive), expected purchases and CLV come from {self.chosen_model}, the model the CLV report chose."
@@ -326,12 +331,10 @@ class Analysis:
 
     def describe(self) -> str:
         """One paragraph naming the data, the dates and the settings that differ from the defaults."""
-        m = self.manifest
+        from clm_utils.i18n import describe_run
+
         diff = {k: v for k, v in self.settings.differences().items() if k not in ("data_path", "customers_path")}
-        extra = ("; settings: " + ", ".join(f"{k}={v}" for k, v in diff.items())) if diff else ""
-        return (f"Data: {m['data']['label']}; {m['rows_kept']:,} transactions of {m['customers']:,} customers, "
-                f"{m['first_date']} to {m['observation_end']} (as-of date); calibration end {m['calibration_end']}; "
-                f"time unit: {self.unit_name}; currency {self.currency}{extra}.")
+        return describe_run(self.manifest, self.time_unit, self.currency, self.lang, diff)
 
     def __repr__(self) -> str:
         return f"<Analysis {self.folder.name}: {self.manifest['customers']:,} customers>"

@@ -305,7 +305,7 @@ def _stages(settings: Settings, transactions: pd.DataFrame, obs: pd.Timestamp,
 
 
 #: Customers in the seeded stratified sample k is chosen and the centres fitted on; everyone is then assigned.
-CLUSTER_SAMPLE = 10_000
+CLUSTER_SAMPLE = 5_000
 
 
 def _clusters(settings: Settings, summary: pd.DataFrame, transactions: pd.DataFrame,

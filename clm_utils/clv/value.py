@@ -366,6 +366,27 @@ def _clv_draws(
     return disc, dp.inverse, spend, es.inverse, clv_hat
 
 
+#: The last parameter draws computed (the objects they were computed for, the settings, the result):
+#: the per-customer and the segment intervals of one run share one set of draws.
+_LAST_DRAWS: list[tuple[tuple[Any, ...], tuple[Any, ...], Any]] = []
+
+
+def _clv_draws_shared(
+    transaction_model: Any, spend_model: Any, summary: pd.DataFrame, horizon: float | str, discount_rate: float,
+    time_unit: str, margin: float, n_draws: int, seed: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_clv_draws`, reused when called again with the same model, spend model and summary objects."""
+    objects = (transaction_model, spend_model, summary)
+    values = (str(horizon), float(discount_rate), str(time_unit), float(margin), int(n_draws), int(seed))
+    for objs, vals, result in _LAST_DRAWS:
+        if vals == values and all(a is b for a, b in zip(objs, objects)):
+            return result  # type: ignore[no-any-return]
+    result = _clv_draws(transaction_model, spend_model, summary, horizon, discount_rate, time_unit, margin,
+                        n_draws, seed)
+    _LAST_DRAWS[:] = [(objects, values, result)]
+    return result
+
+
 def _draw_rows(spend: np.ndarray, j: slice) -> np.ndarray:
     return spend[j] if spend.shape[0] > 1 else np.broadcast_to(spend[0], (j.stop - j.start, spend.shape[1]))
 
@@ -445,8 +466,8 @@ def clv_interval(
     """
     if not 0 < ci < 1:
         raise ParameterError("ci must be in (0, 1)", parameter="ci")
-    disc, di, spend, si, clv_hat = _clv_draws(transaction_model, spend_model, summary, horizon, discount_rate,
-                                            time_unit, margin, n_draws, seed)
+    disc, di, spend, si, clv_hat = _clv_draws_shared(transaction_model, spend_model, summary, horizon,
+                                                   discount_rate, time_unit, margin, n_draws, seed)
     names: list[Any] = []
     codes = np.full(len(summary), -1, dtype=np.int64)
     if segments is not None:
@@ -518,8 +539,8 @@ def customer_clv_interval(
     """
     if not 0 < ci < 1:
         raise ParameterError("ci must be in (0, 1)", parameter="ci")
-    disc, di, spend, si, clv_hat = _clv_draws(transaction_model, spend_model, summary, horizon, discount_rate,
-                                            time_unit, margin, n_draws, seed)
+    disc, di, spend, si, clv_hat = _clv_draws_shared(transaction_model, spend_model, summary, horizon,
+                                                   discount_rate, time_unit, margin, n_draws, seed)
     n_all = disc.shape[0]
     lo_q, hi_q = (1 - ci) / 2, 1 - (1 - ci) / 2
     lo = np.empty(len(summary))
