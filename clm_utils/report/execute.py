@@ -36,7 +36,10 @@ def _kernel_env() -> tempfile.TemporaryDirectory[str]:
     tmp = tempfile.TemporaryDirectory(prefix="clm-kernel-")
     spec_dir = Path(tmp.name) / "kernels" / "python3"
     spec_dir.mkdir(parents=True)
-    spec = {"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}", "--IPKernelApp.log_level=ERROR"],
+    # CRITICAL: a kernel logs the interrupt jupyter_client sends at shutdown as an ERROR line; cell errors reach
+    # papermill through the outputs, not the log
+    spec = {"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
+                     "--IPKernelApp.log_level=CRITICAL"],
             "display_name": "Python 3 (clm-lab)", "language": "python",
             "env": {"PYDEVD_DISABLE_FILE_VALIDATION": "1", "MPLBACKEND": "module://matplotlib_inline.backend_inline",
                     # notebooks run side by side, one per core: threaded BLAS/OpenMP inside each only contends
