@@ -174,23 +174,24 @@ def _group_sum(values: np.ndarray, groups: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def _check_transactions(transactions: pd.DataFrame) -> None:
+def _check_transactions(transactions: pd.DataFrame, need_amount: bool = True) -> None:
     if not isinstance(transactions, pd.DataFrame):
         raise DataError("transactions must be a pandas DataFrame")
-    missing = [c for c in ("customer_id", "date", "amount") if c not in transactions.columns]
+    need = ("customer_id", "date", "amount") if need_amount else ("customer_id", "date")
+    missing = [c for c in need if c not in transactions.columns]
     if missing:
         raise DataError(f"transactions lack the column(s) {', '.join(missing)}", column=missing[0],
                         hint="map your columns with the `columns` parameter")
 
 
-def _days(transactions: pd.DataFrame, as_of: pd.Timestamp) -> _Days:
-    """The purchase days up to ``as_of`` as sorted arrays (no group-by on text ids: sorted codes and reduceat).
+def _days(transactions: pd.DataFrame, as_of: pd.Timestamp, need_amount: bool = True) -> _Days:
+    """The purchase days up to ``as_of`` as sorted arrays (no group-by on text ids: sorted integer codes).
 
     Same result as :func:`clm_utils.summary.purchase_days`: rows of one customer and calendar day
     summed in file order.  Transactions sorted by customer and date (the canonical order) are
-    not sorted again.
+    not sorted again.  Without ``need_amount`` a frame without ``amount`` is accepted (amounts 0).
     """
-    _check_transactions(transactions)
+    _check_transactions(transactions, need_amount)
     dates = transactions["date"]
     keep = (dates <= as_of).to_numpy()
     if not keep.any():
@@ -206,7 +207,8 @@ def _days(transactions: pd.DataFrame, as_of: pd.Timestamp) -> _Days:
         uniq = uniq.take(order)
     code = code.astype(np.int64)
     day = (dates.to_numpy() if everything else dates.to_numpy()[keep]).astype("datetime64[D]").astype(np.int64)
-    amount = transactions["amount"].to_numpy(dtype=float)
+    amount = (transactions["amount"].to_numpy(dtype=float) if "amount" in transactions
+              else np.zeros(len(transactions)))
     if not everything:
         amount = amount[keep]
     dc, dd = np.diff(code), np.diff(day)
@@ -294,7 +296,11 @@ def assign_stages(
     and ``p_alive`` (NaN when not given).  ``.attrs["params"]`` holds the resolved parameters.
     """
     as_of_ts = pd.Timestamp(as_of) if as_of is not None else transactions["date"].max()
-    d = _days(transactions, as_of_ts)
+    return _assign(_days(transactions, as_of_ts), as_of_ts, p_alive, **params)
+
+
+def _assign(d: _Days, as_of_ts: pd.Timestamp, p_alive: pd.Series | None = None, **params: Any) -> pd.DataFrame:
+    """:func:`assign_stages` on purchase days already computed (:func:`_days` at ``as_of_ts``)."""
     p = _resolve(lambda: d, **params)
     W = float(p.recent_window)
     # day numbers of as_of and of the window's start (as_of minus W days, to the nanosecond as before)
@@ -460,7 +466,9 @@ def stage_sensitivity(
     from clm_utils.data.sampling import sample_transactions
 
     resolved = resolve_params(transactions, as_of, **base)
+    as_of_ts = pd.Timestamp(as_of) if as_of is not None else transactions["date"].max()
     transactions, note = sample_transactions(transactions, limit=sample_above, seed=seed)
+    days = _days(transactions, as_of_ts)  # once for every setting of the grid
     if grid is None:
         w = resolved.recent_window
         grid = {
@@ -480,7 +488,7 @@ def stage_sensitivity(
                 kw["decline_multiple"] = min(kw["decline_multiple"], v)
             if name == "recent_window":
                 kw["min_history"] = v
-            st = assign_stages(transactions, as_of, p_alive=p_alive, **kw)
+            st = _assign(days, as_of_ts, p_alive=p_alive, **kw)
             sh = stage_shares(st)
             rows.append({"parameter": name, "value": float(v), "is_default": bool(np.isclose(v, fixed[name])),
                          **sh.to_dict()})

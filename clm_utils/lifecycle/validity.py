@@ -58,9 +58,9 @@ from clm_utils.data.sampling import sample_transactions
 from clm_utils.errors import ParameterError
 from clm_utils.lifecycle.stages import (
     STAGES,
+    _assign,
     _days,
     _group_sum,
-    assign_stages,
     resolve_params,
 )
 
@@ -153,8 +153,14 @@ def stage_validity(
     if note is not None:  # thresholds from the whole base, so the sample's stages are the base's rule
         stage_params = dict(resolve_params(transactions, cal, **stage_params).__dict__)
         transactions = sample
-    st = assign_stages(transactions, cal, p_alive=p_alive, **stage_params)
-    d = _days(transactions, end)
+    return _validity(_days(transactions, cal), _days(transactions, end), cal, end, p_alive, n_boot, alpha, seed, note,
+                     stage_params)
+
+
+def _validity(d_cal: Any, d: Any, cal: pd.Timestamp, end: pd.Timestamp, p_alive: pd.Series | None, n_boot: int,
+              alpha: float, seed: int, note: str | None, stage_params: dict[str, Any]) -> StageValidity:
+    """:func:`stage_validity` on purchase days already computed (at the calibration end, and at ``end``)."""
+    st = _assign(d_cal, cal, p_alive=p_alive, **stage_params)
     hold = d.day > cal.value / 86_400e9  # purchase days after the calibration end
     n_ids = len(d.ids)
     x = (pd.Series(np.bincount(d.code[hold], minlength=n_ids).astype(float), index=d.ids)
@@ -292,8 +298,15 @@ def stage_validity_sensitivity(
     ``.attrs["note"]`` says so.
     """
     cal = pd.Timestamp(calibration_end)
+    end = pd.Timestamp(as_of) if as_of is not None else transactions["date"].max()
+    if cal >= end:
+        raise ParameterError(f"calibration_end {cal.date()} is not before as_of {end.date()}",
+                             parameter="calibration_end", hint="choose a calibration end before the as-of date")
+    if n_boot < 20:
+        raise ParameterError("n_boot must be at least 20", parameter="n_boot")
     resolved = resolve_params(transactions, cal, **base)
     transactions, note = sample_transactions(transactions, limit=sample_above, seed=seed)
+    d_cal, d_end = _days(transactions, cal), _days(transactions, end)  # once for every setting
     if grid is None:
         w = float(resolved.recent_window)  # type: ignore[arg-type]
         grid = {"terminated_multiple": [2.0, 4.0], "decline_multiple": [1.5, 2.5], "decline_ratio": [0.3, 0.7],
@@ -314,7 +327,7 @@ def stage_validity_sensitivity(
             settings.append((f"{name}={v:g}", kw))
     rows = []
     for label, kw in settings:
-        sv = stage_validity(transactions, cal, as_of, n_boot=n_boot, seed=seed, sample_above=0, **kw)
+        sv = _validity(d_cal, d_end, cal, end, None, n_boot, 0.05, seed, None, kw)
         counts = {f"n_{s}": int(sv.table.loc[s, "customers"]) for s in STAGES}
         for pname, r in sv.predictions.iterrows():
             rows.append({"setting": label, "prediction": pname, "estimate": r["estimate"], "ci_lower": r["ci_lower"],

@@ -13,7 +13,6 @@ import pandas as pd
 
 from clm_utils.config import unit_days
 from clm_utils.errors import DataError, ParameterError
-from clm_utils.summary import purchase_days
 from clm_utils.survival._common import check_transactions, to_days
 
 __all__ = ["churn_durations", "churn_overview", "landmark_durations"]
@@ -60,21 +59,23 @@ def churn_durations(
         )
     unit = unit_days(time_unit)
     window = to_days(inactivity, time_unit, "inactivity")
-    tx = transactions[["customer_id", "date", "amount"]]
-    as_of_ts = pd.Timestamp(as_of) if as_of is not None else tx["date"].max()
-    tx = tx[tx["date"] <= as_of_ts]
-    if len(tx) == 0:
+    as_of_ts = pd.Timestamp(as_of) if as_of is not None else transactions["date"].max()
+    if not (transactions["date"] <= as_of_ts).any():
         raise DataError(f"no transactions on or before the as-of date {as_of_ts.date()}", hint="use a later as_of")
-    days = purchase_days(tx)  # one row per customer and day, sorted by customer then date
-    g = days.groupby("customer_id", sort=True, observed=True)
+    from clm_utils.lifecycle.stages import _days
+
+    # one row per customer and purchase day, as sorted integer codes (the same sums as purchase_days)
+    d = _days(transactions, as_of_ts)
+    first_day, last_day = d.day[d.starts[:-1]], d.day[d.starts[1:] - 1]
     out = pd.DataFrame(
         {
-            "first_purchase": g["date"].min(),
-            "last_purchase": g["date"].max(),
-            "n_purchase_days": g["date"].size().astype(int),
-            "total_amount": g["amount"].sum(),
-            "first_amount": g["amount"].first(),
-        }
+            "first_purchase": first_day.astype("datetime64[D]").astype("datetime64[ns]"),
+            "last_purchase": last_day.astype("datetime64[D]").astype("datetime64[ns]"),
+            "n_purchase_days": np.diff(d.starts).astype(int),
+            "total_amount": d.per_customer(d.amount),
+            "first_amount": d.amount[d.starts[:-1]],
+        },
+        index=d.ids,
     )
     gap_days = (as_of_ts.normalize() - out["last_purchase"]).dt.days.astype(float)
     churned = gap_days > window
@@ -87,7 +88,10 @@ def churn_durations(
     out["duration"] = np.asarray(dur_days, dtype=float) / unit
     out["event"] = churned.astype(int)
     out["gap"] = gap_days / unit
-    out["cohort"] = out["first_purchase"].dt.strftime("%Y-%m")
+    month = first_day.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+    month_code, months = pd.factorize(month)  # format each month once
+    labels = pd.DatetimeIndex(np.asarray(months, dtype="datetime64[M]").astype("datetime64[ns]")).strftime("%Y-%m")
+    out["cohort"] = labels.take(month_code).to_numpy()
     out.index.name = "customer_id"
     return out[
         ["first_purchase", "last_purchase", "duration", "event", "gap", "n_purchase_days", "total_amount",
