@@ -18,6 +18,8 @@ For every engine the summary (``summarize_files(..., out=...)``: Parquet written
 data-quality table built) runs in a CHILD process, so each figure is that of a whole process:
 
 * ``wall s``: wall time of the child process, interpreter start and imports included;
+* ``CPU s``: user + system CPU time of the child (and the processes it waited for) -- on a
+  machine shared with other jobs, the figure that does not depend on their load;
 * ``peak GB``: the child's maximum resident set size (``getrusage(RUSAGE_CHILDREN)``);
 * ``rows/s``: input rows / wall time;
 * ``spill GB``: the largest size of the engine's temp folder seen while it ran (polled every
@@ -26,7 +28,7 @@ data-quality table built) runs in a CHILD process, so each figure is that of a w
 pandas is skipped above ``--pandas-max`` rows (default 30M: it needs ~11 GB at 100M rows, on a
 machine other jobs share).  The baseline, measured in the same run on the same 10M rows:
 ``lifetimes.utils.summary_data_from_transaction_data`` (lifetimes 0.11.3) in a separate
-interpreter, since lifetimes does not install with pandas 3 -- a throwaway venv outside the
+interpreter (``freq="D"``, so its frequency counts purchase days as ours does), since lifetimes does not install with pandas 3 -- a throwaway venv outside the
 repository (``python3 -m venv /tmp/lt && /tmp/lt/bin/pip install lifetimes==0.11.3 "pandas<2"
 "numpy<2"``), passed with ``--lifetimes-python`` (as ``benchmarks/bench_clv.py`` does).  Its
 time includes reading the same Parquet files with pandas.
@@ -204,7 +206,7 @@ t = time.perf_counter()
 frame = pd.concat([pd.read_parquet(f) for f in sorted(sys.argv[1:-1])], ignore_index=True)
 frame["date"] = pd.to_datetime(frame["date"])
 s = summary_data_from_transaction_data(frame, "customer_id", "date", monetary_value_col="amount",
-                                       observation_period_end=sys.argv[-1], freq="W")
+                                       observation_period_end=sys.argv[-1], freq="D")
 print(json.dumps({"inner_s": time.perf_counter() - t, "customers": len(s),
                   "frequency": int(s["frequency"].sum())}))
 """
@@ -221,9 +223,10 @@ def dir_size(path: Path) -> int:
     return total
 
 
-def tree_rss(pid: int) -> int:
-    """Resident memory (bytes) of a process and all its descendants (Spark's JVM is one)."""
-    total, todo = 0, [pid]
+def tree_rss(pid: int) -> tuple[int, float]:
+    """Resident memory (bytes) and CPU seconds so far of a process and all its descendants (Spark's JVM)."""
+    total, cpu, todo = 0, 0.0, [pid]
+    tick = os.sysconf("SC_CLK_TCK")
     while todo:
         p = todo.pop()
         try:
@@ -231,11 +234,14 @@ def tree_rss(pid: int) -> int:
                 for line in fh:
                     if line.startswith("VmRSS:"):
                         total += int(line.split()[1]) * 1024
+            with open(f"/proc/{p}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+                cpu += (int(fields[11]) + int(fields[12])) / tick
             with open(f"/proc/{p}/task/{p}/children") as fh:
                 todo.extend(int(c) for c in fh.read().split())
-        except (OSError, ValueError):
+        except (OSError, ValueError, IndexError):
             pass
-    return total
+    return total, cpu
 
 
 def run_child(cmd: list[str], temp: Path | None, timeout: float) -> dict:
@@ -245,7 +251,7 @@ def run_child(cmd: list[str], temp: Path | None, timeout: float) -> dict:
     for) or the largest resident size of its process tree seen by polling (Spark's JVM), the
     larger of the two.
     """
-    peak_tmp, peak_rss = [0], [0]
+    peak_tmp, peak_rss, tree_cpu = [0], [0], [0.0]
     stop = threading.Event()
     t = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
@@ -254,7 +260,9 @@ def run_child(cmd: list[str], temp: Path | None, timeout: float) -> dict:
         while not stop.is_set():
             if temp is not None:
                 peak_tmp[0] = max(peak_tmp[0], dir_size(temp))
-            peak_rss[0] = max(peak_rss[0], tree_rss(proc.pid))
+            rss, cpu = tree_rss(proc.pid)
+            peak_rss[0] = max(peak_rss[0], rss)
+            tree_cpu[0] = max(tree_cpu[0], cpu)
             stop.wait(0.2)
 
     watcher = threading.Thread(target=poll, daemon=True)
@@ -286,7 +294,7 @@ def run_child(cmd: list[str], temp: Path | None, timeout: float) -> dict:
     watcher.join()
     for r in readers:
         r.join()
-    out = {"wall_s": wall, "spill_bytes": peak_tmp[0],
+    out = {"wall_s": wall, "spill_bytes": peak_tmp[0], "cpu_s": max(usage.ru_utime + usage.ru_stime, tree_cpu[0]),
            "peak_gb": max(usage.ru_maxrss * 1024, peak_rss[0]) / 2**30}
     if proc.returncode != 0:
         out["error"] = (chunks.get("err", "").strip().splitlines() or ["failed"])[-1][:200]
@@ -296,3 +304,154 @@ def run_child(cmd: list[str], temp: Path | None, timeout: float) -> dict:
     except (ValueError, IndexError):
         out["error"] = "no result printed"
     return out
+
+
+def check_against(reference: Path, other: Path) -> str:
+    """Compare two summaries written as Parquet (``other`` may be a Spark folder): 'ok' or what differs."""
+    import duckdb
+
+    def scan(p: Path) -> str:
+        return f"read_parquet('{p / '*.parquet' if p.is_dir() else p}')"
+
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
+    row = con.execute(f"""
+        SELECT count(*) FILTER (WHERE a.customer_id IS NULL OR b.customer_id IS NULL) AS missing,
+               count(*) FILTER (WHERE a.frequency <> b.frequency OR a.n_transactions <> b.n_transactions) AS counts,
+               count(*) FILTER (WHERE abs(a.recency - b.recency) > 1e-9 * greatest(1, abs(a.recency))
+                                   OR abs(a.T - b.T) > 1e-9 * greatest(1, abs(a.T))
+                                   OR abs(a.monetary_value - b.monetary_value) > 1e-9 * greatest(1, abs(a.monetary_value))
+                                   OR abs(a.total_amount - b.total_amount) > 1e-9 * greatest(1, abs(a.total_amount))) AS values
+        FROM {scan(reference)} a FULL JOIN {scan(other)} b ON CAST(a.customer_id AS VARCHAR) = CAST(b.customer_id AS VARCHAR)
+    """).fetchone()
+    con.close()
+    if not any(row):
+        return "same"
+    return f"DIFFERS (missing {row[0]}, counts {row[1]}, values {row[2]})"
+
+
+def lifetimes_python(arg: str | None) -> str | None:
+    """An interpreter that imports lifetimes: ``arg``, or the throwaway venv of the docstring."""
+    for cand in ([arg] if arg else ["/tmp/clm-lifetimes-venv/bin/python", "/tmp/bench-venv/bin/python"]):
+        if cand and Path(cand).exists() and subprocess.run([cand, "-c", "import lifetimes"],
+                                                           capture_output=True).returncode == 0:
+            return cand
+    return None
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="10M", help="comma-separated row counts, e.g. 10M,30M,100M (default 10M)")
+    ap.add_argument("--engines", default="pandas,duckdb,spark")
+    ap.add_argument("--memory-limit-run", default="2GB",
+                    help="also run DuckDB with this memory limit on the largest size ('' to skip)")
+    ap.add_argument("--threads", type=int, default=None, help="DuckDB threads / Spark local[N] (default: all cores)")
+    ap.add_argument("--pandas-max", default="30M", help="skip pandas above this many rows")
+    ap.add_argument("--spark-max", default="10M", help="skip Spark above this many rows")
+    ap.add_argument("--spark-driver-memory", default="8g")
+    ap.add_argument("--spark-partitions", type=int, default=16)
+    ap.add_argument("--lifetimes-python", default=None)
+    ap.add_argument("--no-lifetimes", action="store_true")
+    ap.add_argument("--timeout", type=float, default=1800, help="seconds per child process")
+    ap.add_argument("--temp", default=None, help="folder for spill and output files (default: system temp)")
+    args = ap.parse_args()
+
+    sizes = [parse_size(s) for s in args.sizes.split(",") if s.strip()]
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    pandas_max = parse_size(args.pandas_max)
+    load = os.getloadavg()
+    print(f"machine: {os.cpu_count()} cores, load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} "
+          f"(1/5/15 min) at start")
+    work = Path(tempfile.mkdtemp(prefix="clm-bench-", dir=args.temp))
+    rows = []
+    lifetimes_ratio_base = None
+    try:
+        for n in sizes:
+            t = time.perf_counter()
+            folder = generate(n)
+            meta = json.loads((folder / "_meta.json").read_text())
+            print(f"\n{size_name(n)}: {meta['rows']:,} rows, {meta['customers']:,} customers, "
+                  f"{meta['purchase_days']:,} purchase days, {dir_size(folder) / 2**30:.2f} GB in {N_FILES} Parquet "
+                  f"files (ready in {time.perf_counter() - t:.0f} s; generated in {meta['seconds']:.0f} s)")
+            runs = [(e, None) for e in sorted(engines, key=lambda e: e != "duckdb")]  # DuckDB first: the reference
+            if args.memory_limit_run and n == max(sizes) and "duckdb" in engines:
+                runs.append(("duckdb", args.memory_limit_run))
+            reference = None
+            for engine, limit in runs:
+                label = engine + (f" --memory-limit {limit}" if limit else "")
+                if engine == "pandas" and n > pandas_max:
+                    print(f"  {label:28s} skipped: above --pandas-max {args.pandas_max} rows (pandas needs ~11 GB "
+                          "at 100M rows; the machine is shared)")
+                    continue
+                if engine == "spark" and n > parse_size(args.spark_max):
+                    print(f"  {label:28s} skipped: above --spark-max {args.spark_max} rows (local mode on this "
+                          "shared 2-core machine; see docs/scaling.md for the per-core figure)")
+                    continue
+                temp = work / f"tmp-{engine}-{size_name(n)}-{limit or 'nolimit'}"
+                temp.mkdir()
+                out = work / f"out-{engine}-{size_name(n)}-{limit or 'nolimit'}.parquet"
+                payload = {"data": str(folder), "as_of": AS_OF, "engine": engine, "out": str(out), "temp": str(temp),
+                           "memory_limit": limit, "threads": args.threads, "partitions": args.spark_partitions,
+                           "driver_memory": args.spark_driver_memory}
+                script = CHILD_SPARK if engine == "spark" else CHILD
+                res = run_child([sys.executable, "-c", script, str(ROOT), json.dumps(payload)], temp, args.timeout)
+                if "error" in res:
+                    print(f"  {label:28s} FAILED: {res['error']}")
+                    rows.append((size_name(n), label, None, None, None, None, None, "failed"))
+                    continue
+                if engine == "duckdb" and limit is None:
+                    reference = out
+                check = check_against(reference, out) if reference is not None and out != reference else (
+                    "reference" if out == reference else "-")
+                rows.append((size_name(n), label, res["wall_s"], res["cpu_s"], res["peak_gb"],
+                             meta["rows"] / res["wall_s"], res["spill_bytes"] / 2**30, check))
+                print(f"  {label:28s} {res['wall_s']:7.1f} s  cpu {res['cpu_s']:7.1f} s  peak {res['peak_gb']:5.2f} GB  "
+                      f"{meta['rows'] / res['wall_s'] / 1e6:5.2f}M rows/s  spill {res['spill_bytes'] / 2**30:5.2f} GB"
+                      f"  (summary call {res.get('inner_s', float('nan')):.1f} s)  {check}", flush=True)
+                shutil.rmtree(temp, ignore_errors=True)
+            if n == 10_000_000 and not args.no_lifetimes:
+                py = lifetimes_python(args.lifetimes_python)
+                if py is None:
+                    print("  lifetimes                    skipped: no interpreter with lifetimes 0.11.3 "
+                          "(see the module docstring)")
+                else:
+                    files = sorted(str(f) for f in folder.glob("*.parquet"))
+                    res = run_child([py, "-c", LIFETIMES, *files, AS_OF], None, args.timeout * 2)
+                    if "error" in res:
+                        print(f"  lifetimes                    FAILED: {res['error']}")
+                    else:
+                        lifetimes_ratio_base = res["wall_s"]
+                        ok = "customers and total frequency match" if reference is not None and \
+                            _lifetimes_matches(reference, res) else "does not match"
+                        rows.append((size_name(n), "lifetimes 0.11.3", res["wall_s"], res["cpu_s"], res["peak_gb"],
+                                     meta["rows"] / res["wall_s"], 0.0, ok))
+                        print(f"  {'lifetimes 0.11.3':28s} {res['wall_s']:7.1f} s  cpu {res['cpu_s']:7.1f} s  peak {res['peak_gb']:5.2f} GB  "
+                              f"{meta['rows'] / res['wall_s'] / 1e6:5.2f}M rows/s  ({ok})", flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    load = os.getloadavg()
+    print(f"\nload average at the end: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}")
+    print("\n| size | engine | wall s | CPU s | peak GB | rows/s | spill GB | vs lifetimes (10M, wall) | result |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---|")
+    for size, label, wall, cpu, peak, rate, spill, check in rows:
+        if wall is None:
+            print(f"| {size} | {label} | - | - | - | - | - | - | {check} |")
+            continue
+        ratio = f"{lifetimes_ratio_base / wall:.1f}x faster" if (lifetimes_ratio_base and size == "10M"
+                                                                   and not label.startswith("lifetimes")) else "-"
+        print(f"| {size} | {label} | {wall:.1f} | {cpu:.1f} | {peak:.2f} | {rate / 1e6:.2f}M | {spill:.2f} | {ratio} "
+              f"| {check} |")
+
+
+def _lifetimes_matches(reference: Path, res: dict) -> bool:
+    """lifetimes (freq='D') counts purchase days as we do: same customers, same total frequency."""
+    import duckdb
+
+    con = duckdb.connect()
+    n, freq = con.execute(f"SELECT count(*), sum(frequency) FROM read_parquet('{reference}')").fetchone()
+    con.close()
+    return int(n) == res.get("customers") and int(freq) == res.get("frequency")
+
+
+if __name__ == "__main__":
+    main()

@@ -18,7 +18,7 @@ import pandas as pd
 from clm_utils import config
 from clm_utils.data import QualityReport
 from clm_utils.engines import _sql
-from clm_utils.engines._source import Source
+from clm_utils.engines._source import Source, _label
 from clm_utils.errors import DataError, ParameterError
 
 SUMMARY_COLUMNS = (
@@ -172,10 +172,17 @@ def run_sql(
     stage = ex.fetch(_sql.stage1_query(d, plan, slashed, float_check=float_check, iso_check=iso_check))
     totals = stage.drop(columns="neg_customer").sum()
     n = {k: int(v) for k, v in totals.items()}
+    if src.many:
+        labels = [_label(f) for f in src.files]
+        report.add("files read", len(labels), f"{labels[0]} ... {labels[-1]}" if len(labels) > 1 else labels[0],
+                   status="info")
     if src.detected:
         from clm_utils.data import describe_mapping
 
         report.add("columns detected by name", len(src.detected), describe_mapping(src.detected), status="info")
+    if src.amount_from_price:
+        report.add("amount taken from the price column (no quantity column)", 1, src.amount_from_price,
+                   status="info")
     report.add("rows read", n["n_read"], status="info")
     if float_check and n["n_id"] and n["n_id_float"] == n["n_id"]:
         plan.float_ids = True

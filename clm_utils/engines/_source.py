@@ -79,6 +79,10 @@ class Source:
     other: list[int] = field(default_factory=list)
     #: Columns detected by name (role -> source name), for the data-quality table.
     detected: dict[str, str] = field(default_factory=dict)
+    #: The amount column is a price column (no quantity): its name, quoted, for the quality table.
+    amount_from_price: str | None = None
+    #: A folder or glob was given (the quality table then lists the files read).
+    many: bool = False
 
     @property
     def total_bytes(self) -> int:
@@ -101,6 +105,8 @@ def expand_paths(paths: str | Path | list[str | Path] | tuple[str | Path, ...]) 
     (files, label)
         Sorted, de-duplicated files and a label for messages.
     """
+    if not isinstance(paths, (list, tuple)) and _data.is_many(paths):
+        return _data.expand(paths)  # the loader's own rule: the same files, the same label
     items = list(paths) if isinstance(paths, (list, tuple)) else [paths]
     files: list[Path] = []
     for item in items:
@@ -225,6 +231,7 @@ def resolve_source(
         :func:`clm_utils.data.map_columns`).
     """
     files, label = expand_paths(paths)
+    many = not isinstance(paths, (list, tuple)) and _data.is_many(paths)
     kinds = {_kind_of(f) for f in files}
     if "excel" in kinds:
         raise DataError("Excel workbooks are not read by the large-data engines", file=label,
@@ -247,7 +254,7 @@ def resolve_source(
         sample.columns = [str(c) for c in sample.columns]
         arrow_schema = pf.schema_arrow
         src = Source(files=files, label=label, kind="parquet", n_fields=sample.shape[1],
-                     source_names=list(sample.columns))
+                     source_names=list(sample.columns), many=many)
         raw_sample = sample
     else:
         text, enc = _head_text(first, "gzip" in kinds and _kind_of(first) == "gzip", encoding)
@@ -271,7 +278,7 @@ def resolve_source(
         arrow_schema = None
         src = Source(files=files, label=label, kind="whitespace" if delim is None else "csv", delimiter=delim,
                      header=header, encoding="latin-1" if enc in ("cp1252", "latin-1") else "utf-8",
-                     n_fields=raw_sample.shape[1], source_names=list(raw_sample.columns))
+                     n_fields=raw_sample.shape[1], source_names=list(raw_sample.columns), many=many)
     names = list(raw_sample.columns)
     if columns is None and src.kind != "parquet" and _data._is_cdnow_layout(raw_sample):
         # the CDNOW text layout, as clm_utils.data._cdnow_columns maps it
@@ -283,8 +290,14 @@ def resolve_source(
         src.detected = {role: user for role, user in found.items() if user not in given and user != role}
         unsupported = sorted(set(found) - {config.CUSTOMER_ID, config.DATE, config.AMOUNT, config.QUANTITY, "price"})
         if unsupported:
-            raise DataError(f"has a {unsupported[0]!r} column ({found[unsupported[0]]!r}): order lines are merged "
-                            "only by the pandas engine", file=label, hint="use --engine pandas")
+            role = unsupported[0]
+            rule = ("order lines are merged into orders only by the pandas engine" if role == "order_id"
+                    else "this column is read only by the pandas engine")
+            raise DataError(f"has a {role!r} column ({found[role]!r}): {rule}", file=label,
+                            hint="use --engine pandas, or leave the column out of the export")
+        if (config.AMOUNT in found and config.QUANTITY not in found and found[config.AMOUNT] not in given
+                and re.sub(r"[^0-9a-z]", "", str(found[config.AMOUNT]).lower()) in _data.PRICE_AS_AMOUNT):
+            src.amount_from_price = repr(found[config.AMOUNT])
         src.columns = {role: names.index(user) for role, user in found.items()}
         src.other = [i for i in range(len(names)) if i not in src.columns.values()]
     src.types = {c: (_arrow_type(arrow_schema.field(i).type) if arrow_schema is not None and src.kind == "parquet" else "string")

@@ -202,7 +202,8 @@ def id_expr(d: Dialect, plan: Plan) -> str:
     if kind == "float":
         # pandas writes str(17850.0) = '17850.0'; whole floats lose the '.0' only with float_ids
         whole = f"CAST(CAST({x} AS BIGINT) AS {d.text_type})"
-        return whole if plan.float_ids else f"concat({whole}, '.0')"
+        text = whole if plan.float_ids else f"concat({whole}, '.0')"
+        return f"(CASE WHEN {x} IS NULL OR isnan({x}) THEN NULL ELSE {text} END)"
     text = d.strip(f"CAST({x} AS {d.text_type})") if kind != "string" else d.strip(x)
     if plan.float_ids:
         return d.replace_all(text, r"\.0+$", "")
@@ -254,7 +255,8 @@ def slashed_query(d: Dialect, plan: Plan) -> str:
             f"min(CASE WHEN {y} > 0 THEN {y} END) AS year_min, max({y}) AS year_max FROM clm_src")
 
 
-def parsed_cte(d: Dialect, plan: Plan, slashed_format: str | None, with_order: bool, raw: str | None = None) -> str:
+def parsed_cte(d: Dialect, plan: Plan, slashed_format: str | None, with_order: bool, raw: str | None = None,
+               raw_id: bool = False) -> str:
     """``parsed``: customer_id, d, amount, quantity [, _file, _row] and the three validity flags.
 
     Every value is parsed once (``parsed0``); the flags and the plausibility check of the date
@@ -277,6 +279,8 @@ def parsed_cte(d: Dialect, plan: Plan, slashed_format: str | None, with_order: b
     order += "".join(f", CAST(c{i} AS {d.text_type}) AS o{i}" for i in plan.other)
     if raw is not None:
         order += f", CAST({raw} AS {d.text_type}) AS raw_value"
+    if raw_id:
+        order += f", {_col(plan, config.CUSTOMER_ID)} AS raw_id"
     return f"""parsed0 AS (
   SELECT {cid} AS customer_id, {day} AS d0, {amount} AS amount{qty}{order} FROM clm_src
 ),
@@ -318,8 +322,7 @@ def stage1_query(d: Dialect, plan: Plan, slashed_format: str | None, float_check
     if float_check:
         present = f"NOT {bad_id_cond(d, plan)}"
         if float_check == "float":
-            x = _col(plan, config.CUSTOMER_ID)
-            whole = f"({x} = floor({x}) AND abs({x}) < 1e16)"
+            whole = "(raw_id = floor(raw_id) AND abs(raw_id) < 1e16)"
         else:
             whole = d.full_match("customer_id", r"-?\d+\.0+")
         extra += (f",\n  sum(CASE WHEN {present} THEN 1 ELSE 0 END) AS n_id,"
@@ -328,7 +331,7 @@ def stage1_query(d: Dialect, plan: Plan, slashed_format: str | None, float_check
         extra += f",\n  sum(CASE WHEN d0 IS NULL AND {d.strip('raw_value')} <> '' THEN 1 ELSE 0 END) AS n_non_iso"
     raw = _col(plan, config.DATE) if iso_check else None
     neg = f"CASE WHEN {_valid(plan)} AND amount < 0 THEN {id_text(d, plan)} END"
-    return f"""WITH {parsed_cte(d, plan, slashed_format, False, raw=raw)}
+    return f"""WITH {parsed_cte(d, plan, slashed_format, False, raw=raw, raw_id=float_check == "float")}
 SELECT {neg} AS neg_customer,
   count(*) AS n_read,
   sum(CASE WHEN bad_id THEN 1 ELSE 0 END) AS n_bad_id,
@@ -391,7 +394,7 @@ def exact_days_ctes(d: Dialect, plan: Plan, slashed_format: str | None, netting:
     """
     dup_drop = plan.duplicates == "drop"
     w = "1" if dup_drop else "n"
-    keep_cond = _keep_condition(plan, netting)
+    keep_cond = _keep_condition(plan, netting or positive_only)
     restrict = f"AND {_in_table(d, plan, only)}" if only else ""
     not_neg = f"AND {_in_table(d, plan, 'clm_neg', negate=True)}" if netting else ""
     ctes = [parsed_cte(d, plan, slashed_format, netting)]

@@ -29,6 +29,8 @@ def load_files(
     **policies: Any,
 ) -> tuple[pd.DataFrame, QualityReport]:
     """:func:`clm_utils.data.load_and_check` over one or more files (FILE, DIR, GLOB or a list)."""
+    if not isinstance(paths, (list, tuple)):  # one file, a folder or a glob: the loader reads them all
+        return _data.load_and_check(paths, columns, date_format, sep=sep, encoding=encoding, **policies)
     files, label = expand_paths(paths)
     if len(files) == 1:
         return _data.load_and_check(files[0], columns, date_format, sep=sep, encoding=encoding, **policies)

@@ -126,9 +126,13 @@ class SparkExecutor:
         column = {"bad_id": config.CUSTOMER_ID, "bad_date": config.DATE, "bad_amount": config.AMOUNT}[flag]
         if column not in plan.columns:
             column = config.QUANTITY
-        sql = (f"WITH {_sql.parsed_cte(self.dialect, plan, slashed, True, raw=_sql._col(plan, column))}\n"
-               f"SELECT raw_value, _file, _row FROM parsed WHERE {flag}")
-        bad = self.spark.sql(sql).createOrReplaceTempView("clm_bad")  # noqa: F841
+        sql = (f"WITH {_sql.parsed_cte(self.dialect, plan, slashed, True, raw=_sql._col(plan, column))},\n"
+               f"numbered AS (SELECT raw_value, _file, {flag} AS bad,\n"
+               "  row_number() OVER (PARTITION BY _file ORDER BY _row) - 1 AS pos FROM parsed),\n"
+               "firsts AS (SELECT raw_value, _file, pos, row_number() OVER (PARTITION BY _file ORDER BY pos) AS k\n"
+               "  FROM numbered WHERE bad)\n"
+               "SELECT raw_value, _file, pos FROM firsts WHERE k <= 5")
+        rows = self.fetch(sql)
         sizes = self.fetch("SELECT _file, count(*) AS n FROM clm_src GROUP BY _file")
         order = {str(Path(f)): i for i, f in enumerate(self.src.files)}
 
@@ -140,9 +144,6 @@ class SparkExecutor:
         sizes["i"] = sizes["_file"].map(file_index)
         sizes = sizes.sort_values("i")
         offset = dict(zip(sizes["_file"], sizes["n"].cumsum() - sizes["n"]))
-        rows = self.fetch("SELECT b.raw_value, b._file, (SELECT count(*) FROM clm_src s WHERE s._file = b._file "
-                          "AND s._row < b._row) AS pos FROM clm_bad b")
-        self.spark.catalog.dropTempView("clm_bad")
         if rows.empty:
             return None, []
         rows["i"] = rows["_file"].map(file_index)
