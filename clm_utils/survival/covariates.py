@@ -9,7 +9,6 @@ import pandas as pd
 
 from clm_utils.config import unit_days
 from clm_utils.errors import DataError
-from clm_utils.summary import purchase_days
 from clm_utils.survival._common import check_transactions, to_days
 
 __all__ = ["early_period_cox_data", "varying_covariates"]
@@ -55,19 +54,28 @@ def early_period_cox_data(
                         hint="build them with clm_utils.survival.churn_durations")
     early_days = to_days(early_period, time_unit, "early_period")
     early_units = early_days / unit_days(time_unit)
-    days = purchase_days(transactions[transactions["customer_id"].isin(durations.index)])
-    bounds = durations[["first_purchase", "last_purchase"]]
-    days = days.join(bounds, on="customer_id")
-    early_end = days["first_purchase"] + pd.Timedelta(days=early_days)
-    in_early = (days["date"] > days["first_purchase"]) & (days["date"] <= early_end) & (
-        days["date"] <= days["last_purchase"])
-    early = days[in_early].groupby("customer_id", observed=True).size()
+    from clm_utils.lifecycle.stages import _days
+
+    # purchase days as sorted integer codes; each customer's first and last purchase from ``durations``
+    d = _days(transactions, transactions["date"].max())
+    pos = d.ids.get_indexer(durations.index)  # -1: a customer of durations without transactions
+    ns = np.int64(86_400_000_000_000)
+    first = np.full(len(d.ids), np.iinfo(np.int64).max, dtype=np.int64)
+    last = np.full(len(d.ids), np.iinfo(np.int64).min, dtype=np.int64)
+    found = pos >= 0
+    first[pos[found]] = durations["first_purchase"].to_numpy(dtype="datetime64[ns]").astype(np.int64)[found]
+    last[pos[found]] = durations["last_purchase"].to_numpy(dtype="datetime64[ns]").astype(np.int64)[found]
+    t = d.day * ns
+    f, lst = first[d.code], last[d.code]
+    in_early = (t > f) & (t - f <= pd.Timedelta(days=early_days).value) & (t <= lst)
+    counts = np.bincount(d.code[in_early], minlength=len(d.ids))
+    early = np.where(found, counts[np.where(found, pos, 0)], 0)
     out = pd.DataFrame(
         {
             "duration": durations["duration"] - early_units,
             "event": durations["event"].astype(int),
             "log_first_amount": np.log1p(durations["first_amount"].astype(float).clip(lower=0)),
-            "early_repeats": early.reindex(durations.index, fill_value=0).astype(int),
+            "early_repeats": early.astype(int),
             "cohort": durations["cohort"],
         },
         index=durations.index,

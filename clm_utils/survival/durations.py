@@ -124,17 +124,25 @@ def landmark_durations(
     end = pd.Timestamp(as_of) if as_of is not None else transactions["date"].max()
     if lm >= end:
         raise ParameterError("the landmark must be before as_of", parameter="landmark")
-    tx = transactions.loc[transactions["date"] <= end, ["customer_id", "date"]]
-    before = tx[tx["date"] <= lm].groupby("customer_id", observed=True)["date"].max()
-    active = before[(lm - before).dt.days <= window]
-    last = tx[tx["customer_id"].isin(active.index)].groupby("customer_id", observed=True)["date"].max()
-    last = last.reindex(active.index)
-    declared = last + pd.Timedelta(days=window)
-    event = declared <= end
-    stop = declared.where(event, end)
-    out = pd.DataFrame({"duration": (stop - lm).dt.days.astype(float) / unit, "event": event.astype(int)})
+    from clm_utils.lifecycle.stages import _days
+
+    # on sorted integer codes, in integer nanoseconds (so every floor is the one Timedelta.days takes)
+    d = _days(transactions, end, need_amount=False)
+    ns = 86_400_000_000_000
+    t = d.day * ns
+    last = t[d.starts[1:] - 1]  # last purchase up to as_of
+    upto = t <= lm.value
+    before = np.full(len(d.ids), np.iinfo(np.int64).min, dtype=np.int64)
+    np.maximum.at(before, d.code[upto], t[upto])  # last purchase up to the landmark
+    has = before > np.iinfo(np.int64).min
+    active = has & (((lm.value - np.where(has, before, 0)) // ns) <= window)
+    declared = last[active] + pd.Timedelta(days=window).value
+    event = declared <= end.value
+    stop = np.where(event, declared, end.value)
+    out = pd.DataFrame({"duration": ((stop - lm.value) // ns).astype(float) / unit, "event": event.astype(int)},
+                       index=d.ids[active])
     out.index.name = "customer_id"
-    return out.sort_index()
+    return out
 
 
 def churn_overview(durations: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
