@@ -7,6 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CLM    := $(BIN)/clm
+JOBS   ?= 2
 
 .DEFAULT_GOAL := help
 .PHONY: help venv report test test-fast test-notebooks validate notebooks bench clean clean-reports
@@ -30,7 +31,7 @@ report: $(STAMP) ## Run every notebook on the default data (CDNOW) and write rep
 	$(CLM) run --run-name cdnow
 
 test: $(STAMP) ## Run the whole test suite: unit, pipeline and notebook (nbval) tests
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup tests
 	$(BIN)/python -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider notebooks
 
 test-fast: $(STAMP) ## Run the unit tests only (no notebook execution)
