@@ -95,6 +95,33 @@ def _looks_like_header(fields: list[str]) -> bool:
     return not any(numeric(f) for f in fields)
 
 
+def sniff_text(head: str, sep: str | None = None) -> tuple[str | None, bool, list[str]]:
+    """How :func:`read_file` reads a text file, decided from its first lines (no values parsed).
+
+    For readers that see only the start of a large file (the DuckDB and Spark engines of
+    :mod:`clm_utils.engines`), so that they read the columns this loader reads.
+
+    Parameters
+    ----------
+    head
+        The first lines of the file, decoded (a few hundred lines are plenty).
+    sep
+        The separator the user gave; detected when None.
+
+    Returns
+    -------
+    (delimiter, has_header, fields)
+        The field separator (``,``, ``;``, tab or ``|``; None for white-space separated text such
+        as the CDNOW files), whether the first line is a header (none of its fields is a number),
+        and the fields of the first line, stripped of white space and quotes.
+    """
+    delim = sep or _sniff_delimiter(head)
+    first = head.lstrip()[:65536].splitlines()[0] if head.strip() else ""
+    fields = first.split(delim) if delim else first.split()
+    fields = [f.strip().strip('"').strip("'") for f in fields]
+    return delim, _looks_like_header(fields), fields
+
+
 def read_raw(path: str | Path, *, sep: str | None = None, encoding: str | None = None,
              sheet: str | int | None = None) -> tuple[pd.DataFrame, str, int]:
     """Read a transaction file into a frame of strings (no parsing of values yet).

@@ -22,7 +22,9 @@ import pandas as pd
 
 from clm_utils import config
 from clm_utils import data as _data
+from clm_utils.data.read import sniff_text
 from clm_utils.data.values import MISSING_ID_TEXT
+from clm_utils.engines._sql import SLASH_PATTERN
 from clm_utils.errors import DataError
 
 #: File name endings read from a folder.
@@ -160,7 +162,12 @@ def _head_text(path: Path, compressed: bool, encoding: str | None) -> tuple[str,
         raise DataError("looks binary, not text", file=_label(path), hint="pass a CSV, TSV or Parquet file")
     if encoding:
         return raw.decode(encoding, errors="replace"), encoding
-    return _data._decode(raw, _label(path))
+    for enc in ("utf-8-sig", "cp1252", "latin-1"):  # the loader's order (clm_utils.data.read)
+        try:
+            return raw.decode(enc), enc
+        except UnicodeDecodeError:
+            continue
+    return raw.decode("latin-1", errors="replace"), "latin-1"  # pragma: no cover - latin-1 decodes anything
 
 
 def _probe_mapping(sample: pd.DataFrame, columns: Mapping[str, str] | str | None, label: str) -> dict[str, str]:
@@ -191,6 +198,7 @@ def _arrow_type(kind: object) -> ValueType:
     return "other"
 
 
+_SLASH = re.compile(SLASH_PATTERN)  # day/month/year as clm_utils.data.parse_dates recognises it
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$")
 
 
@@ -208,7 +216,7 @@ def _date_rule(values: pd.Series, date_format: str | None, label: str) -> tuple[
         return ("format", "%Y%m%d")
     if text.str.fullmatch(_ISO).mean() > 0.5:  # the rest are counted as unparseable, as pandas does
         return ("iso",)
-    if text.str.match(_data._SLASH).mean() > 0.5:
+    if text.str.match(_SLASH).mean() > 0.5:
         return ("slashed",)
     raise DataError(f"dates such as {text.iloc[0]!r} are not in one recognised format", file=label,
                     column=config.DATE, hint="pass --date-format (e.g. '%d %b %Y'), or use --engine pandas")
@@ -260,11 +268,8 @@ def resolve_source(
         text, enc = _head_text(first, "gzip" in kinds and _kind_of(first) == "gzip", encoding)
         if not text.strip():
             raise DataError("the file is empty", file=_label(first), hint="export the transactions again")
-        delim = sep or _data._sniff_delimiter(text)
+        delim, header, _ = sniff_text(text, sep)
         lines = [ln for ln in text.splitlines() if ln.strip()]
-        first_fields = lines[0].split(delim) if delim else lines[0].split()
-        first_fields = [f.strip().strip('"').strip("'") for f in first_fields]
-        header = _data._looks_like_header(first_fields)
         body = "\n".join(lines[: SAMPLE_LINES - 1])
         if delim is None:
             raw_sample = pd.read_csv(io.StringIO(body), sep=r"\s+", header=0 if header else None, dtype=str,
@@ -312,6 +317,6 @@ def resolve_source(
         values = raw_sample.iloc[:, src.columns[config.DATE]]
         src.date_rule = _date_rule(values, date_format, label)
         nonblank = values.dropna().astype("str").str.strip()
-        nonblank = nonblank[nonblank.str.match(_data._SLASH)]
+        nonblank = nonblank[nonblank.str.match(_SLASH)]
         src.date_example = str(nonblank.iloc[0]) if len(nonblank) else None
     return src
