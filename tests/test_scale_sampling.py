@@ -129,3 +129,33 @@ def test_nothing_changes_below_the_threshold(cdnow_sample: pd.DataFrame) -> None
     assert ca.note is None
     sa = lifecycle.stage_sensitivity(cdnow_sample, grid={"decline_ratio": [0.5]})
     assert "note" not in sa.attrs
+
+
+def test_group_comparison_and_stage_cox_on_a_sample(base: pd.DataFrame) -> None:
+    dur = survival.churn_durations(base, "2023-12-31", inactivity=26, time_unit="W")
+    groups = {"cohort": survival.quantile_bands(dur["first_amount"], 3)}  # three large groups
+    full = survival.compare_groups(dur, groups, sample_above=0)
+    part = survival.compare_groups(dur, groups, sample_above=LIMIT, seed=3)
+    assert full.note == "" and f"sample of {LIMIT:,} of {BIG:,}" in part.note
+    for g, fit in part.fits["cohort"].items():
+        s = fit.survival_function_
+        row = s.loc[s.index <= 26].iloc[-1]
+        truth = float(full.fits["cohort"][g].predict([26]).iloc[0])
+        assert abs(truth - row["survival"]) <= (row["upper"] - row["lower"])  # two half-widths
+    st_full = survival.stage_churn(base, "2023-12-31", 26, 26, "W", sample_above=0)
+    st_part = survival.stage_churn(base, "2023-12-31", 26, 26, "W", sample_above=LIMIT, seed=3)
+    assert "Cox model" in st_part.note and "stratified by stage" in st_part.note
+    assert st_full.cox is not None and st_part.cox is not None
+    a, b = st_full.cox.summary, st_part.cox.summary
+    for c in a.index:
+        assert abs(a.loc[c, "coef"] - b.loc[c, "coef"]) <= 4 * b.loc[c, "se(coef)"]
+    # the curves and the log-rank test use everyone
+    assert st_part.logrank.statistic == st_full.logrank.statistic
+
+
+def test_group_comparison_unchanged_below_the_threshold(cdnow_sample: pd.DataFrame) -> None:
+    dur = survival.churn_durations(cdnow_sample, "1998-06-30", inactivity=26, time_unit="W")
+    groups = {"band": survival.quantile_bands(dur["first_amount"], 4)}
+    a, b = survival.compare_groups(dur, groups), survival.compare_groups(dur, groups, sample_above=0)
+    pd.testing.assert_frame_equal(a.logrank, b.logrank)
+    assert a.note == ""

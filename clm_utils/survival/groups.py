@@ -27,11 +27,14 @@ class GroupComparison:
         One row per compared grouping: ``groups``, ``chisq``, ``df``, ``p_value`` (index ``grouping``).
     skipped
         One sentence per grouping that could not be compared (fewer than two large-enough groups).
+    note
+        Empty, or the sentence saying the comparison ran on a seeded sample of customers.
     """
 
     fits: dict[str, dict[str, KaplanMeier]]
     logrank: pd.DataFrame
     skipped: list[str]
+    note: str = ""
 
     def medians(self) -> dict[str, pd.DataFrame]:
         """Median relationship length (with CI) per group, for each compared grouping."""
@@ -52,7 +55,7 @@ class GroupComparison:
 
 
 def compare_groups(durations: pd.DataFrame, groupings: Mapping[str, pd.Series],
-                   min_group_size: int = 30) -> GroupComparison:
+                   min_group_size: int = 30, sample_above: int | None = None, seed: int = 42) -> GroupComparison:
     """Compare survival across groups, for several groupings at once.
 
     Parameters
@@ -64,7 +67,17 @@ def compare_groups(durations: pd.DataFrame, groupings: Mapping[str, pd.Series],
         are left out of that grouping).
     min_group_size
         Groups smaller than this get no curve of their own and are left out of the test.
+    sample_above, seed
+        With more customers than ``sample_above`` (None: the ``CLM_SAMPLE_ABOVE`` default,
+        200,000; 0: never) the curves and tests use a seeded random sample of that many
+        customers (:mod:`clm_utils.data.sampling`); ``note`` says so.  The curves' bands and the
+        tests then carry the sampling error (a log-rank test on millions of customers rejects
+        any difference, however small; the sample's curves differ from the whole base's only
+        within their bands).
     """
+    from clm_utils.data.sampling import sample_customers
+
+    durations, note = sample_customers(durations, limit=sample_above, seed=seed)
     rows, fits, skipped = [], {}, []
     for name, labels in groupings.items():
         g = labels.reindex(durations.index)
@@ -81,7 +94,7 @@ def compare_groups(durations: pd.DataFrame, groupings: Mapping[str, pd.Series],
         rows.append({"grouping": name, "groups": len(fits[name]), "chisq": res.statistic, "df": res.df,
                      "p_value": res.p_value})
     table = pd.DataFrame(rows, columns=["grouping", "groups", "chisq", "df", "p_value"]).set_index("grouping")
-    return GroupComparison(fits, table, skipped)
+    return GroupComparison(fits, table, skipped, note=f"Survival by group {note}." if note else "")
 
 
 def quantile_bands(values: pd.Series, n: int = 4) -> pd.Series:

@@ -71,6 +71,8 @@ def stage_churn(
     time_unit: str = "W",
     min_group_size: int = 30,
     stages: pd.Series | None = None,
+    sample_above: int | None = None,
+    seed: int = 42,
     **stage_params: Any,
 ) -> StageChurn:
     """Assign stages at ``as_of - landmark_offset`` and compare the time to churn across stages.
@@ -89,6 +91,11 @@ def stage_churn(
         Stage per customer at the landmark; None = :func:`clm_utils.lifecycle.assign_stages`
         with the data up to the landmark and ``stage_params`` (the run's stage rule:
         ``Settings.stage_params()``).
+    sample_above, seed
+        With more active customers at the landmark than ``sample_above`` (None: the
+        ``CLM_SAMPLE_ABOVE`` default, 200,000; 0: never) the Cox model is fitted on a seeded
+        sample of that many, stratified by stage (the curves and the log-rank test use everyone);
+        ``note`` says so.
 
     When the landmark lies on or before the first transaction (no history to assign stages), the
     result is empty and ``note`` says so.
@@ -124,9 +131,15 @@ def stage_churn(
                     "no comparison")
         return out
     out.fits = km_by_group(data["duration"], data["event"], data["stage"])
+    from clm_utils.data.sampling import sample_customers
+
+    # the Cox model (Efron ties) is the heavy part: above the threshold it is fitted on a sample stratified by stage
+    cox_data, sampled = sample_customers(data, limit=sample_above, seed=seed, strata="stage")
     try:
         out.logrank = logrank_test(data["duration"], data["event"], data["stage"].astype(str))
-        out.cox = CoxPH().fit(data.reset_index(), "duration", "event", ["stage"])
+        out.cox = CoxPH().fit(cox_data.reset_index(), "duration", "event", ["stage"])
+        if sampled:
+            out.note = f"Hazard ratios by stage (Cox model) {sampled}."
     except ModelError as exc:
         out.note = f"no test possible: {exc.message}"
     return out
