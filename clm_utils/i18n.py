@@ -456,6 +456,61 @@ TEXTS_ZH: dict[str, str] = {
     "transactions kept": "保留的交易", "date range (days)": "日期范围（天）",
 }
 
+#: Profit (issue 14), and the captions and labels of notebooks 01, 04, 06, 07 and 08.
+TEXTS_ZH.update({
+    # profit columns (clm_utils.analysis.Analysis.profit_table, run.customers)
+    "profit": "利润", "amount": "金额", "cogs": "销售成本", "gross_margin": "毛利", "acquisition": "客户获取成本",
+    "profit_share": "利润占比", "profit_per_customer": "人均利润", "cpg_class": "核心/潜力/一般客户",
+    "customer_type": "客户类型", "loyal": "忠诚客户", "profit_lower": "利润下限", "profit_upper": "利润上限",
+    "volume": "交易量", "volume_lower": "交易量下限", "volume_upper": "交易量上限", "revenue_lower": "收入下限",
+    "revenue_upper": "收入上限", "historical profit": "历史利润", "profit share of top 20% (%)": "前 20% 客户的利润占比（%）",
+    "profit basis": "利润口径", "profit = revenue (no costs given)": "利润 = 收入（未给出成本）",
+    "cost of goods from the cost column": "销售成本取自成本列",
+    "acquisition cost per customer from the attribute file": "客户获取成本按客户取自属性文件",
+    "From revenue to customer profit": "从收入到客户利润", "Revenue → profit, all customers": "收入 → 利润（全部客户）",
+    "Profitability by RFM segment": "按 RFM细分类别的客户利润", "Profitability by lifecycle stage": "按生命周期阶段的客户利润",
+    "Revenue and profit by RFM segment": "按 RFM细分类别的收入与利润", "Revenue and profit by value tier": "按价值分级的收入与利润",
+    "profit margin (%)": "利润率（%）",
+    "no CLV on these data: the grid shows revenue only": "这些数据没有 CLV：矩阵只显示收入",
+    "Projection made with the transitions observed over the preceding interval.": "预测使用此前一个间隔内观测到的迁移。",
+    "No satisfaction scores: the attribute file needs a numeric column named like satisfaction, csat or nps (or set "
+    "satisfaction_column).": "没有满意度评分：属性文件需要一个名称类似 satisfaction、csat 或 nps 的数值列（或设置 satisfaction_column）。",
+    "Core / potential / general customers: profit and CLV": "核心/潜力/一般客户：利润与 CLV",
+    "Frequency class × lifecycle stage (customers)": "购买频率分级 × 生命周期阶段（客户数）",
+    "Loyal vs ordinary customers: ratio of mean value with a 95% bootstrap interval":
+        "忠诚客户与普通客户：平均价值之比及其 95% 自助法区间",
+    "The attribute file": "客户属性文件", "Do the groups differ by attribute? (Holm-adjusted p)": "各群体的属性是否不同？（Holm 校正 p 值）",
+    "Lifecycle stages by attribute (shares, means, medians)": "各生命周期阶段的属性（占比、均值、中位数）",
+    "Hazard ratios of churn by attribute (95% CI)": "各属性的流失风险比（95% 置信区间）",
+    "Pareto/NBD with covariates": "带协变量的 Pareto/NBD", "Covariates vs the plain Pareto/NBD": "协变量模型与普通 Pareto/NBD 的比较",
+    "The chain, link by link": "逐环检验：满意度 → 忠诚度 → 再购买",
+    # notebook 04
+    "Stage (rows) by the rule that placed the customer": "生命周期阶段（行）与判定该阶段的规则",
+    "Run's stages vs the other rule": "本次运行的阶段与另一规则的阶段", "other rule": "另一规则",
+    "Stage shares by threshold": "各阈值下的阶段占比",
+    "Holdout behaviour by stage at the calibration end (95% intervals)": "校准期末各阶段客户在验证期的行为（95% 区间）",
+    "The theory's predictions on the holdout": "理论预测在验证期的检验",
+    "P(no purchase in the holdout) by stage and purchase days before the calibration end":
+        "按阶段与校准期末前购买日数划分的验证期零购买概率",
+    "Stage counts and predictions holding, at the default thresholds and alternatives": "默认阈值与备选阈值下的阶段人数和成立的预测",
+    "Stage × value tier": "生命周期阶段 × 价值分级",
+    "Strategy per stage, with today's customers and revenue share": "各阶段的策略，以及当前的客户数和收入占比",
+    "Markov projection of the stage mix": "阶段构成的马尔可夫预测",
+    "Retained basis: per customer and period, by relationship age": "客户保持口径：按关系时长的每位客户每期数值",
+    "Claim verdicts with each test's null false-positive rate and power": "论断结论及各检验的零假设假阳性率与检验功效",
+    "Retained basis: ages chosen and statistic tested": "客户保持口径：选定的时长与检验的统计量",
+    # notebook 07
+    "RFM segment: earlier date (rows) → later date (columns)": "RFM细分类别：较早日期（行）→ 较晚日期（列）",
+    "Value tier: earlier date (rows) → later date (columns)": "价值分级：较早日期（行）→ 较晚日期（列）",
+    "Customer pyramid: earlier date (rows) → later date (columns)": "客户金字塔：较早日期（行）→ 较晚日期（列）",
+    "Activity class: earlier date (rows) → later date (columns)": "行为分级：较早日期（行）→ 较晚日期（列）",
+    "Lifecycle stage: earlier date (rows) → later date (columns)": "生命周期阶段：较早日期（行）→ 较晚日期（列）",
+    "Stage mix of the customers known at the earlier date": "较早日期已知客户的阶段构成",
+    "Transition rates over one interval: projected at the earlier date vs observed": "一个间隔内的迁移率：较早日期的预测与实际观测",
+    "Total forecast against the outcome": "预测总量与实际结果", "Expected vs actual purchase days by decile": "按十分位的预期与实际购买日数",
+    "P(alive) vs the share who bought again, by decile": "按十分位的存活概率与再次购买客户比例",
+})
+
 #: Texts with numbers or names inside: a regular expression (full match) and its Chinese template;
 #: ``{0}``, ``{1}``, ... are the groups, each translated in turn (numbers and codes stay as they are).
 PATTERNS_ZH: tuple[tuple[str, str], ...] = (
@@ -520,6 +575,49 @@ PATTERNS_ZH: tuple[tuple[str, str], ...] = (
     (r"\(worth it\)", "（值得挽回）"),
     (r"\((\w)\)", "（{0}）"),
     (r"(.+) — (.+)", "{0}——{1}"),
+)
+#: Sentences with numbers of the profit basis (clm_utils.profit.profit_basis, lifecycle.profit_definition) and the
+#: captions with dates or names of notebooks 04, 07 and 08 (issues 13 and 14).
+PATTERNS_ZH = PATTERNS_ZH + (
+    (r"What profit means here: (.+); so claims 2-4 compare revenue with volume\.",
+     "此处利润的含义：{0}；因此论断 2–4 比较的是收入与交易量。"),
+    (r"What profit means here: (.+)\.", "此处利润的含义：{0}。"),
+    (r"profit = revenue − (.+)", "利润 = 收入 − {0}"),
+    (r"profit = (.+)", "利润 = {0}"),
+    (r"(.+?), − (.+)", "{0}，− {1}"),
+    (r"((?:[\d.e+]+ x )?revenue) - (.+)", "{0} − {1}"),
+    (r"([\d.e+]+ per purchase day) - (.+)", "{0} − {1}"),
+    (r"cost of goods = (\d+%) of revenue \(margin (\d+%)\)", "销售成本 = 收入的 {0}（毛利率 {1}）"),
+    (r"cost to serve ([\d.e+]+) per order", "维护成本每单 {0}"),
+    (r"acquisition cost ([\d.e+]+) per customer", "客户获取成本每位客户 {0}"),
+    (r"([\d.e+]+) x revenue", "{0} × 收入"),
+    (r"([\d.e+]+) per purchase day", "每个购买日 {0}"),
+    (r"([\d.e+]+) acquisition cost at age 0", "首期客户获取成本 {0}"),
+    (r"Stages at (\d{4}-\d\d-\d\d)", "{0} 的生命周期阶段"),
+    (r"Transition counts \(rows: stage at (\d{4}-\d\d-\d\d); columns: at (\d{4}-\d\d-\d\d)\)",
+     "迁移人数（行：{0} 的阶段；列：{1} 的阶段）"),
+    (r"Headline KPIs at (\d{4}-\d\d-\d\d) and (\d{4}-\d\d-\d\d)", "{0} 与 {1} 的关键指标"),
+    (r"Customers and revenue by group, (\d{4}-\d\d-\d\d) → (\d{4}-\d\d-\d\d)", "各群体的客户数与收入，{0} → {1}"),
+    (r"80/20 on (\w+)", "基于{0}的二八法则"),
+    (r"The 12 customer types with their policies \((\w+)\)", "12 种客户类型及其策略（{0}）"),
+    (r"Log-rank test: equal survival across (.+)", "Log-rank 检验：各 {0} 组的生存曲线是否相同"),
+    (r"Median relationship length by (.+) \((\w+)\)", "按 {0} 的关系时长中位数（{1}）"),
+    (r"Repurchase, P\(alive\) and holdout purchases by (.+)", "按 {0} 的再购买、存活概率与验证期购买"),
+    # sentences the notebooks print
+    (r"typical gap between purchase days \(pooled median\) ([\d.,]+) days; recent window ([\d.,]+) days; "
+     r"younger than ([\d.,]+) days: exploration", "典型购买间隔（合并中位数）{0} 天；近期窗口 {1} 天；关系时长不足 {2} 天：考察期"),
+    (r"Method: ages chosen on a random half of the customers \((\d+)\), statistics on the other half \((\d+)\) with a "
+     r"(\d+)-replicate percentile bootstrap; (\d+)% intervals(.*)\.",
+     "方法：在随机一半客户（{0}）上选定时长，在另一半客户（{1}）上用 {2} 次重抽样的百分位自助法检验统计量；{3}% 区间{4}。"),
+    (r"([\d.]+%) of customers lose money on these costs \((.+)\)\.", "按这些成本，{0} 的客户亏损（{1}）。"),
+    (r"The 12 types hold ([\d,]+) of ([\d,]+) customers\.", "12 种类型涵盖全部 {1} 位客户中的 {0} 位。"),
+    (r"Window (\S+) to (\S+); high = more than ([\d.]+) purchase days\.", "时间窗口 {0} 至 {1}；高频 = 多于 {2} 个购买日。"),
+    (r"([\d,]+) high-value customers fell a tier or entered decline; the (\d+) with the highest earlier value:",
+     "{0} 位高价值客户下降了一级或进入退化期；以下是较早价值最高的 {1} 位："),
+    (r"Forecast made at (\S+) by (\S+) for the ([\d.,]+) (\w+) that elapsed \(the earlier CLV covers (\w+)\)\.",
+     "预测由 {1} 于 {0} 做出，覆盖此后已过去的 {2} {3}（较早的 CLV 覆盖 {4}）。"),
+    (r"Profit basis of the curves and claims: (.+)", "曲线与论断的利润口径：{0}"),
+    (r"Profit basis: (.+)", "利润口径：{0}"),
 )
 #: Names that stay as they are in Chinese text: the models' and statistics' own abbreviations and parameters.
 KEEP: frozenset[str] = frozenset({"BG/NBD", "Pareto/NBD", "MBG/NBD", "NBD", "BG/BB", "sBG", "Gamma-Gamma", "AIC", "BIC",

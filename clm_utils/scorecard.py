@@ -40,11 +40,14 @@ class Scorecard:
         Plain-language notes on what was left out and why.
     horizon_label
         The CLV horizon, e.g. ``"12M"``.
+    profit_basis
+        What ``profit`` means in the run (``Analysis.profit_basis``, e.g. ``"profit = revenue (no costs given)"``).
     """
 
     table: pd.DataFrame
     notes: list[str] = field(default_factory=list)
     horizon_label: str = ""
+    profit_basis: str = ""
 
     @property
     def has_clv(self) -> bool:
@@ -70,11 +73,16 @@ def customer_scorecard(run: Any) -> Scorecard:
         notes.append(f"No CLV: {run.incomplete.get('clv', 'no transaction model on this data')}; "
                      "the pyramid uses historical revenue instead.")
     table.index.name = config.CUSTOMER_ID
-    return Scorecard(table.sort_index(), notes, run.settings.horizon)
+    return Scorecard(table.sort_index(), notes, run.settings.horizon, str(getattr(run, "profit_basis", "")))
 
 
 def key_metrics(card: Scorecard) -> pd.Series:
-    """Headline numbers: base size, revenue concentration, activity, and future value."""
+    """Headline numbers: base size, revenue concentration, profit, activity, and future value.
+
+    With a ``profit`` column (revenue − COGS − cost to serve − acquisition, :mod:`clm_utils.profit`) the
+    series also holds ``historical profit``, ``profit margin (%)`` (profit / revenue) and, when the card
+    carries it, ``profit basis`` (the sentence saying what profit means, "profit = revenue" without costs).
+    """
     t = card.table
     revenue = t["revenue"].to_numpy()
     order = np.sort(revenue)[::-1]
@@ -84,6 +92,7 @@ def key_metrics(card: Scorecard) -> pd.Series:
         "repeat buyers (%)": round(100 * float((t["frequency"] > 0).mean()), 1),
         "historical revenue": round(float(revenue.sum()), 2),
         "revenue share of top 20% (%)": round(100 * float(top20), 1),
+        **profit_metrics(card),
         "customers in decline or terminated (%)": round(
             100 * float(t["stage"].astype("str").isin(["decline", "terminated"]).mean()), 1),
     }
@@ -98,6 +107,19 @@ def key_metrics(card: Scorecard) -> pd.Series:
     return pd.Series(out, name="value", dtype="object")
 
 
+def profit_metrics(card: Scorecard) -> dict[str, object]:
+    """``historical profit``, ``profit margin (%)`` and ``profit basis`` of the card (empty without ``profit``)."""
+    t = card.table
+    if "profit" not in t:
+        return {}
+    profit, revenue = float(t["profit"].sum()), float(t["revenue"].sum())
+    out: dict[str, object] = {"historical profit": round(profit, 2),
+                              "profit margin (%)": round(100 * profit / revenue, 1) if revenue > 0 else None}
+    if card.profit_basis:
+        out["profit basis"] = card.profit_basis
+    return out
+
+
 def stage_grid(card: Scorecard) -> pd.DataFrame:
     """Every stage × pyramid-tier cell (:func:`clm_utils.lifecycle.stage_value_grid`), empty cells included."""
     from clm_utils import lifecycle
@@ -107,7 +129,9 @@ def stage_grid(card: Scorecard) -> pd.DataFrame:
 
 
 def action_plan(card: Scorecard) -> pd.DataFrame:
-    """Stage × pyramid tier: size, revenue and CLV share, mean P(alive) of its repeat buyers, and the strategy.
+    """Stage × pyramid tier: size, revenue, profit and CLV share, mean P(alive) of its repeat buyers, and the strategy.
+
+    ``profit_share`` (with a ``profit`` column) is the cell's share of the base's total profit.
 
     Built on :func:`clm_utils.lifecycle.stage_value_grid`, so the strategies are those of the
     lifecycle notebook; empty cells are dropped and rows are sorted by CLV (or revenue) share.
@@ -120,6 +144,11 @@ def action_plan(card: Scorecard) -> pd.DataFrame:
         mean_pa = rep.groupby([rep["stage"].astype("str"), rep["pyramid"].astype("str")], observed=True)["p_alive"].mean()
         keys = pd.MultiIndex.from_arrays([grid["stage"].astype("str"), grid["tier"].astype("str")])
         grid["mean_p_alive_repeat"] = mean_pa.reindex(keys).to_numpy()
+    if "profit" in t:  # each cell's share of the base's profit (NaN when the total is not positive)
+        total = float(t["profit"].sum())
+        cell = t.groupby([t["stage"].astype("str"), t["pyramid"].astype("str")], observed=True)["profit"].sum()
+        keys = pd.MultiIndex.from_arrays([grid["stage"].astype("str"), grid["tier"].astype("str")])
+        grid["profit_share"] = cell.reindex(keys, fill_value=0.0).to_numpy() / total if total > 0 else np.nan
     grid = grid.rename(columns={"tier": "pyramid"})
     sort_col = "clv_share" if card.has_clv else "revenue_share"
     return grid.sort_values([sort_col, "customers", "stage"], ascending=[False, False, True]).reset_index(drop=True)
@@ -170,7 +199,9 @@ def worth_saving(card: Scorecard, top_n: int = 10) -> pd.DataFrame:
 
 
 def focus_groups(plan: pd.DataFrame, min_share: float = 0.02) -> pd.DataFrame:
-    """Rows of :func:`action_plan` that hold at least ``min_share`` of the customers or of the value."""
+    """Rows of :func:`action_plan` that hold at least ``min_share`` of the customers or of the value
+    (``stage``, ``pyramid``, ``customers``, the value share, ``profit_share`` when the plan has it, ``strategy``)."""
     value_col = "clv_share" if "clv_share" in plan else "revenue_share"
     focus = plan[(plan["customer_share"] >= min_share) | (plan[value_col] >= min_share)]
-    return focus[["stage", "pyramid", "customers", value_col, "strategy"]]
+    extra = ["profit_share"] if "profit_share" in plan and value_col != "profit_share" else []
+    return focus[["stage", "pyramid", "customers", value_col, *extra, "strategy"]]

@@ -26,8 +26,8 @@ CJK = re.compile(r"[\u4e00-\u9fff]")
 
 #: Notebooks whose narrative carries both languages: checked in strict mode (every markdown cell with
 #: prose tagged, every tagged cell translated).  Add a notebook here once it is translated.
-STRICT_NOTEBOOKS: set[str] = {"00_data_overview", "01_rfm_segmentation", "02_clustering", "03_clv", "05_survival",
-                                "06_summary"}
+STRICT_NOTEBOOKS: set[str] = {"00_data_overview", "01_rfm_segmentation", "02_clustering", "03_clv", "04_lifecycle",
+                                "05_survival", "06_summary", "07_change", "08_profit_and_customers"}
 
 
 def md(text: str, lang: str | None = None) -> nbformat.NotebookNode:

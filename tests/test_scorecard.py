@@ -49,3 +49,39 @@ def test_no_repeat_buyers_means_no_clv_and_a_note(tmp_path, monkeypatch):
     assert card.table["pyramid"].notna().all()
     assert "total CLV, next 12M" not in key_metrics(card)
     assert worth_saving(card).empty
+
+
+def _profit_card(profit, basis="profit = revenue − acquisition cost 5 per customer"):
+    import pandas as pd
+
+    from clm_utils.scorecard import Scorecard
+
+    table = pd.DataFrame({"revenue": [100.0, 50.0, 20.0, 10.0], "profit": profit, "frequency": [3, 2, 1, 0],
+                          "stage": ["stability", "stability", "decline", "exploration"],
+                          "pyramid": ["platinum", "gold", "lead", "lead"]},
+                         index=pd.Index(["a", "b", "c", "d"], name="customer_id"))
+    return Scorecard(table, [], "12M", basis)
+
+
+def test_profit_in_the_metrics_and_the_plan_against_a_hand_computed_table():
+    # by hand: profit 40 + 10 − 5 + 5 = 50 on revenue 180 (27.8%); cells' shares 40/50, 10/50, −5/50, 5/50
+    card = _profit_card([40.0, 10.0, -5.0, 5.0])
+    metrics = key_metrics(card)
+    assert metrics["historical profit"] == 50.0 and metrics["profit margin (%)"] == 27.8
+    assert metrics["profit basis"] == card.profit_basis
+    plan = action_plan(card).set_index(["stage", "pyramid"])["profit_share"]
+    assert plan.to_dict() == pytest.approx({("stability", "platinum"): 0.8, ("stability", "gold"): 0.2,
+                                            ("decline", "lead"): -0.1, ("exploration", "lead"): 0.1})
+    assert "profit_share" in focus_groups(action_plan(card)).columns
+    # a base that loses money overall has no meaningful share of profit
+    assert action_plan(_profit_card([-40.0, 10.0, -5.0, 5.0]))["profit_share"].isna().all()
+    # without a profit column nothing about profit is claimed
+    no_profit = _profit_card([0.0] * 4)
+    no_profit.table = no_profit.table.drop(columns="profit")
+    assert "historical profit" not in key_metrics(no_profit) and "profit_share" not in action_plan(no_profit)
+
+
+def test_the_runs_card_carries_its_profit_basis(run):
+    card = customer_scorecard(run)
+    assert card.profit_basis == run.profit_basis == "profit = revenue (no costs given)"
+    assert key_metrics(card)["historical profit"] == pytest.approx(card.table["revenue"].sum(), abs=0.005)
