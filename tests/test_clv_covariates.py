@@ -308,10 +308,9 @@ def test_bgnbd_recovery_and_coverage_over_seeds() -> None:
     """150 simulated data sets of 1,000 customers with known gammas (CLVTools' link).
 
     Coverage of each 95% interval must lie within 3 Monte Carlo standard errors of 0.95
-    (sqrt(0.95 * 0.05 / 150) = 0.018, so at least 0.897); the mean estimate of each purchase gamma must lie within
-    3 Monte Carlo standard errors (sd / sqrt(150)) of the truth (recovery).  The dropout gammas (which scale a and b
-    together, so only the spread of the dropout probability) are weakly identified at this size, with a skewed
-    sampling distribution: for them the coverage check is the test."""
+    (sqrt(0.95 * 0.05 / 150) = 0.018, so at least 0.897); the mean estimate of each gamma must lie within
+    3 Monte Carlo standard errors (sd / sqrt(150)) of the truth (recovery).  Measured when written: coverage
+    0.94-0.967 for all eight parameters, mean gammas 0.503, -0.397, 0.396, 0.797 (truth 0.5, -0.4, 0.4, 0.8)."""
     n_rep, n = 150, 1000
     truth = np.array(BG_TRUE["gp"] + BG_TRUE["gd"] + [BG_TRUE["r"], BG_TRUE["alpha0"], BG_TRUE["a0"], BG_TRUE["b0"]])
     names = ["purchase:z", "purchase:grp=b", "dropout:z", "dropout:grp=b", "r", "alpha0", "a0", "b0"]
@@ -324,6 +323,6 @@ def test_bgnbd_recovery_and_coverage_over_seeds() -> None:
         covered[rep] = (table["lower_95"].to_numpy() <= truth) & (truth <= table["upper_95"].to_numpy())
     coverage = covered.mean(axis=0)
     assert np.all(coverage >= 0.95 - 3 * np.sqrt(0.95 * 0.05 / n_rep)), dict(zip(names, coverage, strict=True))
-    gam = est[:, :2]
+    gam = est[:, :4]
     mc_se = gam.std(axis=0, ddof=1) / np.sqrt(n_rep)
-    assert np.all(np.abs(gam.mean(axis=0) - truth[:2]) <= 3 * mc_se), (gam.mean(axis=0), mc_se)
+    assert np.all(np.abs(gam.mean(axis=0) - truth[:4]) <= 3 * mc_se), (gam.mean(axis=0), mc_se)

@@ -255,6 +255,8 @@ class _StaticCovariateModel:
     _life_sign = -1.0
     _customer_scales: tuple[tuple[str, int], ...] = ()
     _analytic_gradient = False
+    _levels_p: dict[str, list[str]]
+    _levels_d: dict[str, list[str]]
 
     def __init__(self, purchase_covariates: Sequence[str] | None = None,
                  dropout_covariates: Sequence[str] | None = None) -> None:
@@ -389,8 +391,12 @@ class _StaticCovariateModel:
                              "0 or infinity)", hint="use fewer covariates, more customers or a longer period")
         with np.errstate(all="ignore"), _single_thread_blas():
             if self._analytic_gradient:
-                H = _numeric_hessian_from_grad(lambda t: self._std_loglik(t, Sp, Sd, x, tx, T, True)[1], th,
-                                               h=1e-5)
+                def total_grad(t: np.ndarray) -> np.ndarray:
+                    g = self._std_loglik(t, Sp, Sd, x, tx, T, True)[1]
+                    assert g is not None
+                    return g
+
+                H = _numeric_hessian_from_grad(total_grad, th, h=1e-5)
             else:
                 H = _numeric_hessian_from_fun(lambda t: float(ll_std(t).sum()), th, h=1e-4)
         info = -H
@@ -616,7 +622,7 @@ class BetaGeoCovariates(_StaticCovariateModel):
         P = np.exp(L)
         r = float(np.exp(theta[0]))
         ll, g = _bgnbd_ll_grad(r, P[:, 1], P[:, 2], P[:, 3], x, tx, T, need_grad=need_grad)
-        if not need_grad:
+        if g is None:
             return ll, None
         # g: d ll_i / d log(r, alpha_i, a_i, b_i); chain rule to (log r, log alpha0, log a0, log b0, gp, gd)
         G = g.sum(axis=0)
