@@ -57,6 +57,7 @@ from clm_utils.survival.covariates import (
 from clm_utils.survival.cox import CoxPH, cox_ph
 from clm_utils.survival.durations import (
     churn_durations,
+    churn_durations_by_window,
     churn_overview,
     landmark_durations,
 )
@@ -81,6 +82,7 @@ __all__ = [
     "LogRankResult",
     "StageChurn",
     "churn_durations",
+    "churn_durations_by_window",
     "churn_overview",
     "compare_groups",
     "concordance_index",

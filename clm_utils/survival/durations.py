@@ -77,6 +77,23 @@ def churn_durations(
         },
         index=d.ids,
     )
+    out = _with_window(out, as_of_ts, window, unit, churn_time)
+    month = first_day.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+    month_code, months = pd.factorize(month)  # format each month once
+    labels = pd.DatetimeIndex(np.asarray(months, dtype="datetime64[M]").astype("datetime64[ns]")).strftime("%Y-%m")
+    out["cohort"] = labels.take(month_code).to_numpy()
+    out.index.name = "customer_id"
+    return out[
+        ["first_purchase", "last_purchase", "duration", "event", "gap", "n_purchase_days", "total_amount",
+         "first_amount", "cohort"]
+    ]
+
+
+def _with_window(out: pd.DataFrame, as_of_ts: pd.Timestamp, window: float, unit: float,
+                 churn_time: str) -> pd.DataFrame:
+    """``duration``, ``event`` and ``gap`` of :func:`churn_durations` for one inactivity window (days),
+    from ``first_purchase`` and ``last_purchase`` (so several windows share one pass over the data)."""
+    out = out.copy()
     gap_days = (as_of_ts.normalize() - out["last_purchase"]).dt.days.astype(float)
     churned = gap_days > window
     life_days = (out["last_purchase"] - out["first_purchase"]).dt.days.astype(float)
@@ -88,15 +105,31 @@ def churn_durations(
     out["duration"] = np.asarray(dur_days, dtype=float) / unit
     out["event"] = churned.astype(int)
     out["gap"] = gap_days / unit
-    month = first_day.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
-    month_code, months = pd.factorize(month)  # format each month once
-    labels = pd.DatetimeIndex(np.asarray(months, dtype="datetime64[M]").astype("datetime64[ns]")).strftime("%Y-%m")
-    out["cohort"] = labels.take(month_code).to_numpy()
-    out.index.name = "customer_id"
-    return out[
-        ["first_purchase", "last_purchase", "duration", "event", "gap", "n_purchase_days", "total_amount",
-         "first_amount", "cohort"]
-    ]
+    return out
+
+
+def churn_durations_by_window(
+    transactions: pd.DataFrame,
+    as_of: str | pd.Timestamp | None,
+    windows: list[float] | tuple[float, ...],
+    time_unit: str = "W",
+    churn_time: str = "last_purchase",
+) -> dict[float, pd.DataFrame]:
+    """:func:`churn_durations` for each inactivity window, with one pass over the transactions.
+
+    Returns
+    -------
+    dict window -> the frame :func:`churn_durations` returns for it (identical to calling it).
+    """
+    windows = list(windows)
+    if not windows:
+        return {}
+    base = churn_durations(transactions, as_of, inactivity=windows[0], time_unit=time_unit, churn_time=churn_time)
+    as_of_ts = pd.Timestamp(as_of) if as_of is not None else transactions["date"].max()
+    unit = unit_days(time_unit)
+    cols = list(base.columns)
+    return {w: _with_window(base, as_of_ts, to_days(w, time_unit, "inactivity"), unit, churn_time)[cols]
+            for w in windows}
 
 
 def landmark_durations(

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from clm_utils.survival.durations import churn_durations
+from clm_utils.survival.durations import churn_durations_by_window
 from clm_utils.survival.kaplan_meier import KaplanMeier
 
 __all__ = ["inactivity_sensitivity", "km_by_window"]
@@ -25,8 +25,9 @@ def inactivity_sensitivity(
     For each window: share churned, KM median (and CI) and S(t) at the ``at`` times.
     """
     rows = []
+    by_window = churn_durations_by_window(transactions, as_of, list(windows), time_unit, churn_time)
     for w in windows:
-        d = churn_durations(transactions, as_of, inactivity=w, time_unit=time_unit, churn_time=churn_time)
+        d = by_window[w]
         km = KaplanMeier().fit(d["duration"], d["event"], label=str(w))
         row = {
             "inactivity": w,
@@ -51,8 +52,9 @@ def km_by_window(
 ) -> dict[str, KaplanMeier]:
     """One Kaplan-Meier curve per inactivity window, labelled ``"<window> <unit_name>"``."""
     out = {}
+    by_window = churn_durations_by_window(transactions, as_of, list(windows), time_unit, churn_time)
     for w in windows:
-        d = churn_durations(transactions, as_of, inactivity=w, time_unit=time_unit, churn_time=churn_time)
+        d = by_window[w]
         label = f"{w:g} {unit_name}".strip()
         out[label] = KaplanMeier().fit(d["duration"], d["event"], label=label)
     return out
