@@ -479,6 +479,10 @@ CATEGORIES: dict[str, dict[str, str]] = {
                  "most valuable": "most_valuable", "growth potential": "growth_potential", "maintain": "maintain",
                  "low value": "low_value"},
 }
+#: Columns that hold the same categories under another name (the 12 types' value group, the stage x value grid's
+#: tier level, the core / potential / general class of the run's customer table).
+CATEGORIES.update({"value_group": CATEGORIES["value_tier"], "tier_level": CATEGORIES["value_tier"],
+                   "cpg_class": CATEGORIES["customer_class"]})
 
 
 def _check_lang(lang: str) -> None:

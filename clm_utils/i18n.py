@@ -472,6 +472,33 @@ TEXTS_ZH.update({
     "Revenue and profit by RFM segment": "按 RFM细分类别的收入与利润", "Revenue and profit by value tier": "按价值分级的收入与利润",
     "profit margin (%)": "利润率（%）",
     "no CLV on these data: the grid shows revenue only": "这些数据没有 CLV：矩阵只显示收入",
+    # labels of the lifecycle tables (clm_utils.lifecycle) and the schemes (clm_utils.schemes)
+    "Stage shares by threshold (* = default)": "各阈值下的阶段占比（* = 默认值）", "retained": "保持", "acquired": "获取",
+    "age": "关系时长", "basis": "口径", "ci_lower": "区间下限", "ci_upper": "区间上限", "cv_lower": "变异系数下限",
+    "cv_upper": "变异系数上限", "is_default": "是否默认", "default": "默认", "setting": "设置", "from": "起点",
+    "few purchases": "购买次数少", "rising": "上升", "steady": "稳定", "not yet mature": "关系尚未成熟",
+    "supported": "支持", "not supported": "不支持", "inconclusive": "无定论", "mean_purchase_days_cal": "校准期平均购买日数",
+    "n_exploration": "考察期人数", "n_formation": "形成期人数", "n_stability": "稳定期人数", "n_decline": "退化期人数",
+    "n_terminated": "流失期人数", "null_fp_rate": "零假设假阳性率", "null_fp_ci_upper": "假阳性率区间上限",
+    "p_no_purchase": "零购买概率", "p_no_purchase_lower": "零购买概率下限", "p_no_purchase_upper": "零购买概率上限",
+    "power": "检验功效", "power_ci_lower": "功效区间下限", "power_ci_upper": "功效区间上限", "prediction": "预测",
+    "purchases": "购买次数", "purchases_lower": "购买次数下限", "purchases_upper": "购买次数上限", "rate_ratio": "速率比",
+    "rate_ratio_lower": "速率比下限", "rate_ratio_upper": "速率比上限", "selection": "选定的时长", "spend": "消费金额",
+    "spend_lower": "消费金额下限", "spend_upper": "消费金额上限", "statistic": "统计量", "test": "检验",
+    "tier_level": "价值层次", "purchase_days_cal (4 = 4+)": "校准期购买日数（4 = 4 及以上）",
+    "1. slow rise, rapid growth, plateau, then fall": "1. 缓慢上升、快速增长、平台、然后下降",
+    "2. in formation, profit grows faster than volume": "2. 在形成期，利润的增长快于交易量",
+    "3. volume peaks before profit": "3. 交易量先于利润达到峰值", "4. in decline, profit falls more slowly than volume":
+        "4. 在退化期，利润的下降慢于交易量", "1. stable customers buy most": "1. 稳定期客户购买最多",
+    "2a. declining customers buy below their own past rate": "2a. 退化期客户的购买低于其自身过去的速率",
+    "2b. declining customers fall further below their past rate than stable ones":
+        "2b. 退化期客户低于过去速率的幅度大于稳定期客户", "3. exploration customers are the most uncertain":
+        "3. 考察期客户的不确定性最大", "4. terminated customers rarely return": "4. 流失期客户很少回来",
+    "policy": "策略", "type": "类型", "type_no": "类型编号", "value_group": "价值群体", "mean_loyal": "忠诚客户平均价值",
+    "mean_ordinary": "普通客户平均价值", "ordinary": "普通客户", "ratio": "比值", "consistent with the claim": "与论断一致",
+    "80/20: the top 20% of customers bring ~80%": "二八法则：前 20% 的客户带来约 80%",
+    "a loyal customer is worth ~10× an ordinary one": "一位忠诚客户的价值约为普通客户的 10 倍",
+    "share of total revenue from the top 20% of customers": "前 20% 客户的收入占总收入的比例",
     "Projection made with the transitions observed over the preceding interval.": "预测使用此前一个间隔内观测到的迁移。",
     "No satisfaction scores: the attribute file needs a numeric column named like satisfaction, csat or nps (or set "
     "satisfaction_column).": "没有满意度评分：属性文件需要一个名称类似 satisfaction、csat 或 nps 的数值列（或设置 satisfaction_column）。",
