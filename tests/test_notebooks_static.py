@@ -85,3 +85,27 @@ def test_no_text_dumps_of_tables(path):
     nb = nbformat.read(path, as_version=4)
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
     assert ".to_string(" not in code
+
+
+#: Calls that compute a customer's labels or value: only the shared analysis stage may make them.
+RECOMPUTING = re.compile(r"rfm_segments\(|rfm_scores\(|value_tiers\(|customer_pyramid\(|fit_value_models\(|"
+                         r"customer_lifetime_value\(|(BetaGeo|ModifiedBetaGeo|ParetoNBD|NBD|GammaGamma)\(\)\.fit\(|"
+                         r"activity_classes\(|fit_kmeans\(")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_one_truth_notebooks_read_labels_and_values_from_the_run(path):
+    """No notebook recomputes segments, tiers, clusters, P(alive) or CLV: they come from the shared analysis."""
+    nb = nbformat.read(path, as_version=4)
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert not RECOMPUTING.search(code), RECOMPUTING.search(code).group(0)
+    assert "nbk.start(settings, run_dir)" in code
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_reports_with_p_alive_or_clv_name_the_chosen_model(path):
+    nb = nbformat.read(path, as_version=4)
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    if re.search(r"p_alive|\"clv\"|'clv'|\bclv_", code):
+        assert re.search(r"model_caveat\(|customer_scorecard\(|forecast", code), \
+            "a report that shows P(alive) or CLV says which model gave them"

@@ -192,17 +192,18 @@ class Analysis:
 
     @property
     def covariate_model(self) -> Any:
-        """The Pareto/NBD with the ``covariates`` setting's attributes on both processes
-        (:class:`clm_utils.clv.covariates.ParetoNBDCovariates`); ModelError when none was fitted."""
+        """The chosen model's family with the ``covariates`` setting's attributes on both processes
+        (:class:`~clm_utils.clv.covariates.BetaGeoCovariates` when the run chose BG/NBD or MBG/NBD, else
+        :class:`~clm_utils.clv.covariates.ParetoNBDCovariates`); ModelError when none was fitted."""
         if not self.settings.covariates:
-            raise ModelError("no covariate Pareto/NBD in this run: no covariates were set",
+            raise ModelError("no covariate BTYD model in this run: no covariates were set",
                              hint='set covariates, e.g. --set covariates=[channel,region] with --customers FILE')
         self.require("covariates")
         return self._models["covariate_model"]
 
     @property
     def covariate_test(self) -> pd.Series:
-        """Likelihood-ratio test of the covariate Pareto/NBD against the plain one on the same customers:
+        """Likelihood-ratio test of the covariate model against the plain one on the same customers:
         ``statistic``, ``df``, ``p_value``."""
         return self.covariate_model.lr_test_
 

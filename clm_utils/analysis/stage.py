@@ -98,7 +98,8 @@ def build(settings: Settings, target: Path, log: Callable[[str], None] | None = 
         lap("lifecycle stages")
         schemes, schemes_meta = _schemes(settings, transactions, obs, summary, customers, incomplete)
         customers = customers.join(schemes)
-        covariate_model = _covariate_model(settings, summary, attrs["table"], incomplete, notes)
+        covariate_model = _covariate_model(settings, summary, attrs["table"], incomplete, notes,
+                                           (value["meta"] or {}).get("chosen"))
         if covariate_model is not None:
             value["objects"]["covariate_model"] = covariate_model
         lap("schemes and covariates")
@@ -452,24 +453,28 @@ def _schemes(settings: Settings, transactions: pd.DataFrame, obs: pd.Timestamp, 
 
 
 def _covariate_model(settings: Settings, summary: pd.DataFrame, attributes: pd.DataFrame | None,
-                     incomplete: dict[str, str], notes: list[str]) -> Any:
-    """The Pareto/NBD with the ``covariates`` on both processes, fitted on the customers that have them all."""
+                     incomplete: dict[str, str], notes: list[str], chosen: str | None = None) -> Any:
+    """The chosen model's family with the ``covariates`` on both processes (CLVTools' static covariates):
+    BG/NBD when the run chose BG/NBD or MBG/NBD, else Pareto/NBD; fitted on the customers that have them all."""
     if not settings.covariates or attributes is None:
         return None
-    from clm_utils.clv.covariates import ParetoNBDCovariates
+    from clm_utils.clv.covariates import BetaGeoCovariates, ParetoNBDCovariates
+
+    family = BetaGeoCovariates if chosen in ("BG/NBD", "MBG/NBD") else ParetoNBDCovariates
+    name = "BG/NBD" if family is BetaGeoCovariates else "Pareto/NBD"
     from clm_utils.errors import DataError
 
     cov = attributes[list(settings.covariates)].copy()
     cov.index = cov.index.astype(str)
     have = summary.index.astype(str).isin(cov.dropna().index)
     if (~have).any():
-        notes.append(f"The covariate Pareto/NBD leaves out {int((~have).sum()):,} customers without a value of "
+        notes.append(f"The covariate {name} leaves out {int((~have).sum()):,} customers without a value of "
                      f"every covariate ({', '.join(settings.covariates)}).")
     try:
-        model = ParetoNBDCovariates().fit(summary.loc[have], cov)
-        test = model.lr_test(summary.loc[have])  # against the plain Pareto/NBD on the same customers
+        model = family().fit(summary.loc[have], cov)
+        test = model.lr_test(summary.loc[have])  # against the plain model on the same customers
     except (ModelError, DataError) as exc:
-        incomplete["covariates"] = _reason(exc, "no covariate Pareto/NBD")
+        incomplete["covariates"] = _reason(exc, f"no covariate {name}")
         return None
     model.lr_test_ = test
     return model

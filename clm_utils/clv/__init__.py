@@ -24,7 +24,7 @@ tables and plots live in :mod:`.diagnostics`.
 from clm_utils.clv._base import MIN_REPEAT_BUYERS, BoundaryEstimate, boundary_lr_test
 from clm_utils.clv.betageo import BetaGeo, ModifiedBetaGeo
 from clm_utils.clv.bgbb import BetaGeoBetaBinom
-from clm_utils.clv.covariates import BetaGeoCovariates
+from clm_utils.clv.covariates import BetaGeoCovariates, ParetoNBDCovariates
 from clm_utils.clv.diagnostics import (
     calibration_counts,
     compare_models,
@@ -76,6 +76,7 @@ __all__ = [
     "BetaGeo",
     "BetaGeoBetaBinom",
     "BetaGeoCovariates",
+    "ParetoNBDCovariates",
     "BoundaryEstimate",
     "GammaGamma",
     "ModifiedBetaGeo",

@@ -150,6 +150,10 @@ def lapsed(customers: pd.DataFrame, by: str = "activity") -> pd.Series:
         column, value = "stage", "terminated"
     else:
         raise ParameterError(f"{by!r} is not a choice", parameter="lapsed_by", hint="use activity or stage")
+    if column not in customers and by == "activity" and "stage" in customers:
+        # the data could not support activity classes (e.g. nobody repeated, so there is no purchase rhythm):
+        # the stage rule is the one left
+        column, value = "stage", "terminated"
     if column not in customers:
         raise ParameterError(f"the customer table has no {column!r} column", parameter="lapsed_by",
                              hint="use the other rule (activity or stage)")

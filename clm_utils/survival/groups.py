@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from clm_utils.errors import ModelError, ParameterError
+from clm_utils.errors import ParameterError
 from clm_utils.survival.kaplan_meier import KaplanMeier, km_by_group, median_table
 from clm_utils.survival.logrank import logrank_test
 
@@ -98,11 +98,16 @@ def compare_groups(durations: pd.DataFrame, groupings: Mapping[str, pd.Series],
 
 
 def quantile_bands(values: pd.Series, n: int = 4) -> pd.Series:
-    """Equal-count bands of ``values`` labelled ``Q1 (lowest)`` .. ``Qn (highest)`` (ties broken by order)."""
+    """Equal-count bands of ``values`` labelled ``Q1 (lowest)`` .. ``Qn (highest)`` (ties broken by order).
+
+    With fewer customers than bands there are as many bands as customers (a single customer is one
+    band, ``Q1 (all)``); group comparisons then leave out groups that are too small.
+    """
     if n < 2:
         raise ParameterError("at least 2 bands are needed", parameter="n")
+    n = min(n, len(values))
+    if n < 2:
+        return pd.Series("Q1 (all)", index=values.index, dtype="str")
     labels = [f"Q{i}" for i in range(1, n + 1)]
     labels[0], labels[-1] = "Q1 (lowest)", f"Q{n} (highest)"
-    if len(values) < n:
-        raise ModelError(f"{len(values)} customers cannot be split into {n} bands", hint="use fewer bands")
     return pd.qcut(values.rank(method="first"), n, labels=labels).astype("str")
