@@ -260,9 +260,9 @@ def test_ambiguous_days_take_the_general_path(tmp_path):
 
 
 def test_float_ids_lose_their_zero_fraction_as_in_the_loader(tmp_path):
-    frame = pd.DataFrame({"customer_id": [17850.0, 17850.0, 13047.0, np.nan],
-                          "date": ["2024-01-01", "2024-01-08", "2024-01-02", "2024-01-03"],
-                          "amount": [10.0, 12.0, 7.0, 5.0]})
+    frame = pd.DataFrame({"customer_id": [17850.0, 17850.0, 13047.0, np.nan, 17850.0],
+                          "date": ["2024-01-01", "2024-01-08", "2024-01-02", "2024-01-03", "2024-01-09"],
+                          "amount": [10.0, 12.0, 7.0, 5.0, -2.0]})  # a return: the netting path reads the ids too
     frame.to_parquet(tmp_path / "f.parquet", index=False)
     frame.assign(customer_id=frame["customer_id"].map(lambda v: "" if pd.isna(v) else f"{v:.1f}")).to_csv(
         tmp_path / "f.csv", index=False)
@@ -272,7 +272,7 @@ def test_float_ids_lose_their_zero_fraction_as_in_the_loader(tmp_path):
         assert s.index.tolist() == ["13047", "17850"]
         assert_same(ref, s)
         assert_same_quality(ref_q, q)
-    frame.assign(customer_id=[17850.5, 17850.0, 13047.0, np.nan]).to_parquet(tmp_path / "g.parquet", index=False)
+    frame.assign(customer_id=[17850.5, 17850.0, 13047.0, np.nan, 1.0]).to_parquet(tmp_path / "g.parquet", index=False)
     with pytest.raises(DataError, match="not all whole.*only by the pandas engine"):
         summarize_files(tmp_path / "g.parquet", as_of="2024-01-31", engine="duckdb")
 

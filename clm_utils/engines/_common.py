@@ -239,7 +239,12 @@ def run_sql(
                         column=config.AMOUNT, n_rows=n["n_negative"],
                         hint="pass --negative net (net returns against purchases) or --negative drop")
     netting = policies.negative == "net" and n["n_negative"] > 0
-    ex.register_customers(sorted(stage["neg_customer"].dropna().astype(str)) if netting else [])
+    if hasattr(ex, "float_ids"):
+        ex.float_ids = plan.float_ids  # the executor's own id expression (file-order numbering) follows the plan
+    neg_ids = stage["neg_customer"].dropna().astype(str)
+    if plan.float_ids:  # stage 1 wrote them as the file did (17850.0)
+        neg_ids = neg_ids.str.replace(r"\.0+$", "", regex=True)
+    ex.register_customers(sorted(neg_ids) if netting else [])
     if hasattr(ex, "summary_table") and _sql.fast_eligible(plan):
         wide = ex.summary_table(plan, slashed, netting, has_negative=n["n_negative"] > 0, has_zero=n["n_zero"] > 0)
     else:
