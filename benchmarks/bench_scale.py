@@ -42,7 +42,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -159,7 +158,7 @@ def generate(n_rows: int, seed: int = 1) -> Path:
         pq.write_table(table, tmp / f"part-{i:02d}.parquet", row_group_size=1_000_000)
     n_cust = len(np.unique(cid))
     n_days = len(np.unique(cid * 1024 + day))
-    meta = {"rows": int(len(cid)), "customers": int(n_cust), "purchase_days": int(n_days),
+    meta = {"rows": len(cid), "customers": int(n_cust), "purchase_days": int(n_days),
             "seconds": round(time.perf_counter() - t0, 1), "seed": seed}
     (tmp / "_meta.json").write_text(json.dumps(meta))
     tmp.rename(folder)
@@ -334,7 +333,7 @@ def lifetimes_python(arg: str | None) -> str | None:
     """An interpreter that imports lifetimes: ``arg``, or the throwaway venv of the docstring."""
     for cand in ([arg] if arg else ["/tmp/clm-lifetimes-venv/bin/python", "/tmp/bench-venv/bin/python"]):
         if cand and Path(cand).exists() and subprocess.run([cand, "-c", "import lifetimes"],
-                                                           capture_output=True).returncode == 0:
+                                                           capture_output=True, check=False).returncode == 0:
             return cand
     return None
 

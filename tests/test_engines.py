@@ -148,7 +148,7 @@ def test_folder_glob_and_gzip_inputs(engine, kind, synthetic, reference, request
 
 
 def test_pandas_engine_reads_folder_like_single_file(synthetic, reference):
-    summary, quality = summarize_files(synthetic / "parts", as_of=AS_OF, engine="pandas")
+    summary, _ = summarize_files(synthetic / "parts", as_of=AS_OF, engine="pandas")
     assert_same(reference["plain"][0], summary)
 
 
@@ -328,7 +328,7 @@ def test_user_errors_are_the_same(engine, tmp_path, request):
     with pytest.raises(DataError, match=r"2 amounts are not numbers.*\(e.g. 'x'\)") as err:
         run(engine, _without_line(path, 3), request, as_of="2024-02-01")
     assert err.value.rows == [4, 6]
-    s, q = run(engine, path, request, as_of="2024-02-01", invalid="drop")
+    s, _ = run(engine, path, request, as_of="2024-02-01", invalid="drop")
     assert s.index.tolist() == ["A", "C", "E"]
     with pytest.raises(ParameterError, match="not before the observation end"):
         run(engine, path, request, as_of="2024-02-01", calibration_end="2024-03-01", invalid="drop")

@@ -31,7 +31,12 @@ import pandas as pd
 
 from clm_utils import config
 from clm_utils.data import QualityReport
-from clm_utils.engines._common import HOLDOUT_COLUMNS, SUMMARY_COLUMNS, Policies, parse_day
+from clm_utils.engines._common import (
+    HOLDOUT_COLUMNS,
+    SUMMARY_COLUMNS,
+    Policies,
+    parse_day,
+)
 from clm_utils.engines._source import Source, expand_paths, resolve_source
 from clm_utils.errors import ParameterError
 

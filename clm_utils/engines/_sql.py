@@ -45,7 +45,7 @@ class Dialect:
     def lit(self, value: str) -> str:
         return "'" + value.replace("'", "''") + "'"
 
-    def strip(self, x: str) -> str:
+    def trim(self, x: str) -> str:
         return f"trim({x}, {self.lit(WHITESPACE)})"
 
     def strip_chars(self, x: str, chars: str) -> str:
@@ -116,7 +116,7 @@ class SparkDialect(Dialect):
     def lit(self, value: str) -> str:
         return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
-    def strip(self, x: str) -> str:
+    def trim(self, x: str) -> str:
         return f"trim(BOTH {self.lit(WHITESPACE)} FROM {x})"
 
     def strip_chars(self, x: str, chars: str) -> str:
@@ -179,7 +179,7 @@ def number_expr(d: Dialect, x: str, kind: str, decimal: str) -> str:
     """An amount as DOUBLE, NULL when unreadable (mirrors :func:`clm_utils.data.parse_amount`)."""
     if kind in ("integer", "float"):
         return f"CAST({x} AS DOUBLE)"
-    t = d.strip(f"CAST({x} AS {d.text_type})")
+    t = d.trim(f"CAST({x} AS {d.text_type})")
     negative = f"(starts_with({t}, '(') AND ends_with({t}, ')'))" if d.name == "duckdb" else \
         f"({t} LIKE '(%' AND {t} LIKE '%)')"
     messy = d.replace_all(d.strip_chars(t, "()"), CURRENCY_PATTERN, "")
@@ -204,7 +204,7 @@ def id_expr(d: Dialect, plan: Plan) -> str:
         whole = f"CAST(CAST({x} AS BIGINT) AS {d.text_type})"
         text = whole if plan.float_ids else f"concat({whole}, '.0')"
         return f"(CASE WHEN {x} IS NULL OR isnan({x}) THEN NULL ELSE {text} END)"
-    text = d.strip(f"CAST({x} AS {d.text_type})") if kind != "string" else d.strip(x)
+    text = d.trim(f"CAST({x} AS {d.text_type})") if kind != "string" else d.trim(x)
     if plan.float_ids:
         return d.replace_all(text, r"\.0+$", "")
     return text
@@ -230,7 +230,7 @@ def date_expr(d: Dialect, plan: Plan, slashed_format: str | None = None) -> str:
     if rule[0] == "native":
         parsed = d.native_date(x, plan.types[config.DATE])
     else:
-        t = d.strip(x)
+        t = d.trim(x)
         if rule[0] == "format":
             parsed = d.strptime(t, rule[1])
         elif rule[0] == "iso":
@@ -248,7 +248,7 @@ def plausible(x: str) -> str:
 
 def slashed_query(d: Dialect, plan: Plan) -> str:
     """Over all rows: the largest first and second field and the year lengths of d/m/y dates."""
-    t = d.strip(_col(plan, config.DATE))
+    t = d.trim(_col(plan, config.DATE))
     g = [d.try_int(d.extract(t, SLASH_PATTERN, i)) for i in (1, 2)]
     y = f"length({d.extract(t, SLASH_PATTERN, 3)})"
     return (f"SELECT max({g[0]}) AS first_max, max({g[1]}) AS second_max, "
@@ -274,7 +274,7 @@ def parsed_cte(d: Dialect, plan: Plan, slashed_format: str | None, with_order: b
            + " AS quantity") if config.QUANTITY in plan.columns else ""
     order = ", _file, _row" if with_order else ""
     if _price_compared(plan):
-        price_text = d.strip(f"CAST({_col(plan, 'price')} AS {d.text_type})")
+        price_text = d.trim(f"CAST({_col(plan, 'price')} AS {d.text_type})")
         order += f", {price_text} AS oprice"
     order += "".join(f", CAST(c{i} AS {d.text_type}) AS o{i}" for i in plan.other)
     if raw is not None:
@@ -328,7 +328,7 @@ def stage1_query(d: Dialect, plan: Plan, slashed_format: str | None, float_check
         extra += (f",\n  sum(CASE WHEN {present} THEN 1 ELSE 0 END) AS n_id,"
                   f"\n  sum(CASE WHEN {present} AND {whole} THEN 1 ELSE 0 END) AS n_id_float")
     if iso_check:
-        extra += f",\n  sum(CASE WHEN d0 IS NULL AND {d.strip('raw_value')} <> '' THEN 1 ELSE 0 END) AS n_non_iso"
+        extra += f",\n  sum(CASE WHEN d0 IS NULL AND {d.trim('raw_value')} <> '' THEN 1 ELSE 0 END) AS n_non_iso"
     raw = _col(plan, config.DATE) if iso_check else None
     neg = f"CASE WHEN {_valid(plan)} AND amount < 0 THEN {id_text(d, plan)} END"
     return f"""WITH {parsed_cte(d, plan, slashed_format, False, raw=raw, raw_id=float_check == "float")}
@@ -346,7 +346,7 @@ GROUP BY 1"""
 
 def non_iso_query(d: Dialect, plan: Plan, limit: int) -> str:
     """Distinct non-blank date texts that are not ISO 8601 (at most ``limit``)."""
-    t = d.strip("raw_value")
+    t = d.trim("raw_value")
     return f"""WITH {parsed_cte(d, plan, None, False, raw=_col(plan, config.DATE))}
 SELECT DISTINCT {t} AS value FROM parsed WHERE d0 IS NULL AND {t} <> '' LIMIT {int(limit)}"""
 

@@ -48,7 +48,7 @@ def scan_sql(src: Source, with_order: bool = True) -> str:
         return f"SELECT {cols}{order} FROM read_parquet({files}, union_by_name = true{opts})"
     encoding = f", encoding = {d.lit(src.encoding)}" if src.encoding != "utf-8" else ""
     if src.kind == "whitespace":
-        line = d.strip("line")
+        line = d.trim("line")
         cols = ", ".join(f"string_split_regex({line}, '\\s+')[{i + 1}] AS c{i}" for i in used)
         return (f"SELECT {cols}, filename AS _file, CAST(NULL AS BIGINT) AS _row FROM read_csv({files}, "
                 f"columns = {{'line': 'VARCHAR'}}, delim = chr(1), quote = '', escape = '', auto_detect = false, "
