@@ -97,6 +97,12 @@ class StageValidity:
     by_history: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
+def _boot_weights(n: int, n_boot: int, seed: int) -> np.ndarray:
+    """Poisson bootstrap weights over ``n`` customers, with a first row of ones (the estimate)."""
+    rng = np.random.default_rng(seed)
+    return np.vstack([np.ones((1, n)), rng.poisson(1.0, size=(n_boot, n)).astype(float)])
+
+
 def _group_sums(W: np.ndarray, G: np.ndarray, x: np.ndarray) -> np.ndarray:
     """Weighted group sums: (n_boot x customers) @ (customers x stages), with x per customer."""
     return W @ (G * x[:, None])
@@ -158,8 +164,11 @@ def stage_validity(
 
 
 def _validity(d_cal: Any, d: Any, cal: pd.Timestamp, end: pd.Timestamp, p_alive: pd.Series | None, n_boot: int,
-              alpha: float, seed: int, note: str | None, stage_params: dict[str, Any]) -> StageValidity:
-    """:func:`stage_validity` on purchase days already computed (at the calibration end, and at ``end``)."""
+              alpha: float, seed: int, note: str | None, stage_params: dict[str, Any],
+              weights: np.ndarray | None = None) -> StageValidity:
+    """:func:`stage_validity` on purchase days already computed (at the calibration end, and at ``end``);
+    ``weights``: the bootstrap weights of :func:`_boot_weights` when already drawn (they depend only on
+    the number of customers, ``n_boot`` and ``seed``)."""
     st = _assign(d_cal, cal, p_alive=p_alive, **stage_params)
     hold = d.day > cal.value / 86_400e9  # purchase days after the calibration end
     n_ids = len(d.ids)
@@ -177,9 +186,8 @@ def _validity(d_cal: Any, d: Any, cal: pd.Timestamp, end: pd.Timestamp, p_alive:
     G = (stage[:, None] == np.array(STAGES)[None, :]).astype(float)
     Gr = G * has_rate[:, None]
     S = len(STAGES)
-    rng = np.random.default_rng(seed)
     n = len(st)
-    W = np.vstack([np.ones((1, n)), rng.poisson(1.0, size=(n_boot, n)).astype(float)])  # row 0 = estimate
+    W = weights if weights is not None else _boot_weights(n, n_boot, seed)
     cnt = W @ G
     with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -307,6 +315,7 @@ def stage_validity_sensitivity(
     resolved = resolve_params(transactions, cal, **base)
     transactions, note = sample_transactions(transactions, limit=sample_above, seed=seed)
     d_cal, d_end = _days(transactions, cal), _days(transactions, end)  # once for every setting
+    weights = _boot_weights(len(d_cal.ids), n_boot, seed)  # the same draws every setting would make
     if grid is None:
         w = float(resolved.recent_window)  # type: ignore[arg-type]
         grid = {"terminated_multiple": [2.0, 4.0], "decline_multiple": [1.5, 2.5], "decline_ratio": [0.3, 0.7],
@@ -327,7 +336,7 @@ def stage_validity_sensitivity(
             settings.append((f"{name}={v:g}", kw))
     rows = []
     for label, kw in settings:
-        sv = _validity(d_cal, d_end, cal, end, None, n_boot, 0.05, seed, None, kw)
+        sv = _validity(d_cal, d_end, cal, end, None, n_boot, 0.05, seed, None, kw, weights=weights)
         counts = {f"n_{s}": int(sv.table.loc[s, "customers"]) for s in STAGES}
         for pname, r in sv.predictions.iterrows():
             rows.append({"setting": label, "prediction": pname, "estimate": r["estimate"], "ci_lower": r["ci_lower"],
