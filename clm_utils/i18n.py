@@ -645,6 +645,16 @@ PATTERNS_ZH = PATTERNS_ZH + (
      "预测由 {1} 于 {0} 做出，覆盖此后已过去的 {2} {3}（较早的 CLV 覆盖 {4}）。"),
     (r"Profit basis of the curves and claims: (.+)", "曲线与论断的利润口径：{0}"),
     (r"Profit basis: (.+)", "利润口径：{0}"),
+    (r"stages at (\S+) \(data to that date only\); holdout (\S+) to (\S+) \((\d+) days\)",
+     "在 {0} 划分阶段（只用截至该日的数据）；验证期 {1} 至 {2}（{3} 天）"),
+    (r"intervals: percentile bootstrap over customers \((\d+) Poisson-weight replicates, seed (\d+)\); "
+     r"P\(no purchase\): exact Clopper-Pearson", "区间：对客户的百分位自助法（{0} 次泊松权重重抽样，种子 {1}）；零购买概率：精确 Clopper-Pearson 区间"),
+    (r"([\d,]+) customers first seen on (\S+) have no past rate \(left out of rate_ratio\)",
+     "{0} 位在 {1} 首次出现的客户没有过去的速率（不计入速率比）"),
+    (r"Note: nobody was in (.+) at (\S+), so the exit rates of (?:that stage|those stages) are unknown; the projection "
+     r"keeps customers who reach it there, so read those shares as an upper bound\.",
+     "注意：{1} 没有客户处于{0}，因此其退出率未知；预测让到达该阶段的客户留在那里，因此这些占比应视为上限。"),
+    (r"Nobody was in (.+) at (\S+): the projection keeps those customers in place\.", "{1} 没有客户处于{0}：预测让这些客户保持原位。"),
 )
 #: Names that stay as they are in Chinese text: the models' and statistics' own abbreviations and parameters.
 KEEP: frozenset[str] = frozenset({"BG/NBD", "Pareto/NBD", "MBG/NBD", "NBD", "BG/BB", "sBG", "Gamma-Gamma", "AIC", "BIC",
