@@ -6,12 +6,17 @@ customer's same-day rows when returns are netted).  The queries here reproduce
 :func:`clm_utils.data.clean_transactions` and :func:`clm_utils.summary.summarize` /
 :func:`~clm_utils.summary.calibration_holdout`:
 
-1. parse and validate every row (missing ids, unparseable dates, non-numeric amounts), leave out
-   rows after the as-of date;
-2. group identical (customer, day, amount, quantity) rows: exact duplicates are dropped or kept;
-3. zero amounts dropped or kept; negative amounts dropped, or netted against the customer's
-   earlier purchases (see :data:`NETTING`);
-4. one group-by per (customer, day) -- purchase days --, then one per customer.
+1. parse and validate every row once (missing ids, unparseable dates, non-numeric amounts), leave
+   out rows after the as-of date (:func:`stage1_query` counts them in one scan);
+2. the one-pass path (:func:`fast_days_ctes`, DuckDB, files with customer/date/amount only): one
+   group-by per (customer, day) that also finds the exact duplicates from the count, minimum and
+   maximum of the day's amounts, then one per customer (:func:`lean_select`); customers with an
+   ambiguous day or with returns to net are recomputed by the general path;
+3. the general path (:func:`exact_days_ctes`, Spark and files with more columns): group identical
+   (customer, day, amount[, quantity, other columns]) rows -- exact duplicates are dropped or
+   kept --, zero and negative amounts by policy, returns netted (see below), then one group-by per
+   (customer, day) and one per customer;
+4. the summary columns are derived from the per-customer table (:func:`derived_select`).
 
 Returns are netted with window functions instead of pandas' walk back through the history.  A
 return takes from the most recent earlier purchases first, so a customer's purchases behave as
@@ -349,15 +354,6 @@ def non_iso_query(d: Dialect, plan: Plan, limit: int) -> str:
     t = d.trim("raw_value")
     return f"""WITH {parsed_cte(d, plan, None, False, raw=_col(plan, config.DATE))}
 SELECT DISTINCT {t} AS value FROM parsed WHERE d0 IS NULL AND {t} <> '' LIMIT {int(limit)}"""
-
-
-def examples_query(d: Dialect, plan: Plan, slashed_format: str | None, flag: str) -> str:
-    """The raw value of the first row (in no particular order) that fails a check, for the message."""
-    column = {"bad_id": config.CUSTOMER_ID, "bad_date": config.DATE, "bad_amount": config.AMOUNT}[flag]
-    if column not in plan.columns:
-        column = config.QUANTITY
-    return f"""WITH {parsed_cte(d, plan, slashed_format, False, raw=_col(plan, column))}
-SELECT raw_value FROM parsed WHERE {flag} LIMIT 1"""
 
 
 def duplicates_query(d: Dialect, plan: Plan, slashed_format: str | None) -> str:
