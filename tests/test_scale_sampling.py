@@ -159,3 +159,13 @@ def test_group_comparison_unchanged_below_the_threshold(cdnow_sample: pd.DataFra
     a, b = survival.compare_groups(dur, groups), survival.compare_groups(dur, groups, sample_above=0)
     pd.testing.assert_frame_equal(a.logrank, b.logrank)
     assert a.note == ""
+
+
+@pytest.mark.parametrize("churn_time", ["last_purchase", "declared"])
+def test_durations_by_window_equal_one_call_per_window(cdnow_sample: pd.DataFrame, churn_time: str) -> None:
+    """The one-pass version against the reference: churn_durations called once per window."""
+    windows = [13, "26W", 39.5]
+    got = survival.churn_durations_by_window(cdnow_sample, "1998-03-31", windows, "W", churn_time)
+    for w in windows:
+        ref = survival.churn_durations(cdnow_sample, "1998-03-31", inactivity=w, time_unit="W", churn_time=churn_time)
+        pd.testing.assert_frame_equal(got[w], ref, check_exact=True)
