@@ -19,7 +19,7 @@ DONATIONS: Path = RAW_DIR / "donations.csv"
 #: UCI Online Retail (Chen, Sain & Guo 2012), aggregated to one row per invoice; see data/README.md.
 ONLINE_RETAIL: Path = RAW_DIR / "online_retail.csv"
 
-#: Canonical transaction columns (DESIGN.md, "Transactions frame").
+#: Canonical transaction columns (docs/design.md, "Transactions frame").
 CUSTOMER_ID = "customer_id"
 DATE = "date"
 AMOUNT = "amount"

@@ -9,7 +9,7 @@ Origins
 -------
 ``"sources"``
     The name the project's theory sources use (the Chinese CRM course texts digested in the
-    project's THEORY.md, and the terminology review of issue 13).
+    project's docs/theory.md, and the terminology review of issue 13).
 ``"standard"``
     The established name in Chinese statistics / marketing writing (e.g. 基尼系数, 生存函数), or
     an ordinary word (客户数, 占比).

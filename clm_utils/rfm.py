@@ -2,7 +2,7 @@
 
 Everything here works on the customer summary of :func:`clm_utils.summary.summarize` (one row per
 customer, indexed by ``customer_id``) or on a plain Series of values per customer, and returns
-objects aligned to that index.  THEORY.md sections 1-2 list the concepts (客户价值, 客户细分, RFM,
+objects aligned to that index.  docs/theory.md sections 1-2 list the concepts (客户价值, 客户细分, RFM,
 客户金字塔, 活跃/沉睡/流失).
 
 Scoring rule (ties)
@@ -50,7 +50,7 @@ SEGMENTS: tuple[str, ...] = (
 #: "Lost" 流失客户, the names of the activity classes sleeping / churned).
 SEGMENTS_ZH: dict[str, str] = {s: str(_glossary.category_label("rfm_segment", s, "zh")) for s in SEGMENTS}
 
-#: Lifecycle stage (THEORY.md section 3) each segment is treated like, and the recommended action.
+#: Lifecycle stage (docs/theory.md section 3) each segment is treated like, and the recommended action.
 _SEGMENT_ACTIONS: dict[str, tuple[str, str, str]] = {
     "Champions": ("stability", "稳定期",
                   "Retain and grow share of wallet: VIP service, early access, referral asks; keep cost to serve low."),
@@ -331,7 +331,7 @@ def rfm_segments(scores: pd.DataFrame) -> pd.Series:
 
 
 def segment_actions() -> pd.DataFrame:
-    """Segment -> lifecycle stage and a one-line recommended action (THEORY.md section 3).
+    """Segment -> lifecycle stage and a one-line recommended action (docs/theory.md section 3).
 
     Returns
     -------
@@ -648,7 +648,7 @@ def theory_checks(
     loyalty_claim: float = 10.0,
     loyalty_tolerance: float = 2.0,
 ) -> pd.DataFrame:
-    """Test two claims of THEORY.md section 1 on the data.
+    """Test two claims of docs/theory.md section 1 on the data.
 
     1. **80/20** (value is concentrated): share of revenue (``total_amount``) from the top 20% of
        customers.  Verdict "holds" when it is at least ``concentration_threshold`` (default 0.75,

@@ -58,7 +58,7 @@ ISSUE_13_NAMES = {
     "core_customer": "核心客户",
     "potential_customer": "潜力客户",
     "general_customer": "一般客户",
-    # THEORY.md section 3: the four stages
+    # docs/theory.md section 3: the four stages
     "exploration": "考察期",
     "formation": "形成期",
     "stability": "稳定期",

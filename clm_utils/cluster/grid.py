@@ -68,7 +68,7 @@ def value_risk_grid(labels: pd.Series, factors: FactorResult | None = None,
     return out
 
 
-#: What to do with a group in each quadrant of the value x risk grid (THEORY.md stage strategies).
+#: What to do with a group in each quadrant of the value x risk grid (docs/theory.md stage strategies).
 QUADRANT_ACTIONS: dict[str, tuple[str, str]] = {
     "high value, low risk": ("stability 稳定期", "Keep and grow: VIP service, share of wallet, lower cost to serve."),
     "high value, high risk": ("decline 退化期 (worth it)",

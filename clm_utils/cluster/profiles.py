@@ -126,7 +126,7 @@ def crosstab_segments(labels: pd.Series, segments: pd.Series, names: pd.Series |
 def cluster_recommendations(profiles: pd.DataFrame, names: pd.Series) -> pd.DataFrame:
     """A short recommendation per cluster from its profile (value share vs customer share, recency).
 
-    Rules (THEORY.md stage strategies): value share >= 1.5x customer share -> retain/grow
+    Rules (docs/theory.md stage strategies): value share >= 1.5x customer share -> retain/grow
     (stability); recently active and below-average value -> nurture (formation); lapsed with
     above-average value -> win back (decline, worth it); lapsed and low value -> let go / low cost.
     """

@@ -5,7 +5,7 @@ column, the first offending rows (as line numbers of the file, the header being 
 hint.  Problems that a policy resolves (duplicates dropped, returns netted, ...) are counted in a
 :class:`QualityReport`, which the notebooks and ``clm validate`` show as the data-quality table.
 
-The canonical transactions frame (DESIGN.md) has the columns
+The canonical transactions frame (docs/design.md) has the columns
 
 ``customer_id``
     str, stripped of surrounding white space; never missing.

@@ -1,4 +1,4 @@
-"""Tests of the four aggregate lifecycle claims (THEORY.md section 3) on :class:`LifecycleCurves`.
+"""Tests of the four aggregate lifecycle claims (docs/theory.md section 3) on :class:`LifecycleCurves`.
 
 Why sample splitting
 --------------------

@@ -540,7 +540,7 @@ def _tier_levels(tiers: pd.Series, value: pd.Series) -> dict[str, str]:
 
 
 def stage_strategy_table() -> pd.DataFrame:
-    """The strategy per stage (THEORY.md section 3), English with the Chinese stage name."""
+    """The strategy per stage (docs/theory.md section 3), English with the Chinese stage name."""
     return pd.DataFrame(
         {"stage_zh": [STAGES_ZH[s] for s in STAGES], "strategy": [STAGE_STRATEGY[s] for s in STAGES]},
         index=pd.Index(list(STAGES), name="stage"),

@@ -1,7 +1,7 @@
 """Costs and customer profitability (客户利润): revenue − cost of goods − cost to serve − acquisition.
 
 The theory states its lifecycle stages and curve claims in terms of customer profit against what the firm
-invests (docs/theory.md §3).  This package turns the optional cost inputs into profit per purchase day and per
+invests (docs/theory.md §3 and §5).  This package turns the optional cost inputs into profit per purchase day and per
 customer, and writes down which costs were used (the *basis*), so that every report can say what "profit" means.
 
 Cost inputs (all optional; with none of them, profit is revenue and the basis says so)
