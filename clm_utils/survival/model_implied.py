@@ -56,14 +56,17 @@ def model_implied_survival(
     return pd.DataFrame(curves, index=pd.Index(t, name="time")), notes
 
 
-def model_vs_km_table(km: KaplanMeier, curves: pd.DataFrame, times: Sequence[float]) -> pd.DataFrame:
+def model_vs_km_table(km: KaplanMeier, curves: pd.DataFrame | None, times: Sequence[float]) -> pd.DataFrame:
     """Kaplan-Meier S(t) next to each model's S(t) (linear interpolation on the curve grid).
 
-    Times beyond the last Kaplan-Meier time are left out (the curve says nothing there).
+    Times beyond the last Kaplan-Meier time are left out (the curve says nothing there).  With no
+    model curves (``None``: the data identify no transaction model) the table has Kaplan-Meier only.
     """
     last = float(km.survival_function_.index.max())
     check = [float(x) for x in times if x <= last]
     out = pd.DataFrame({"Kaplan-Meier": km.predict(check).to_numpy()}, index=pd.Index(check, name="time"))
+    if curves is None:
+        return out
     grid = curves.index.to_numpy(dtype=float)
     for name in curves.columns:
         out[name] = np.interp(check, grid, curves[name].to_numpy(dtype=float))
