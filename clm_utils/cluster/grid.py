@@ -46,8 +46,10 @@ def value_risk_grid(labels: pd.Series, factors: FactorResult | None = None,
         X = prepared.X.reindex(labels.index)
         cols = [c for c in X.columns if c in feats]
         if not cols:
-            raise ModelError(f"the value x risk grid needs at least one {kind} indicator",
-                             hint="include e.g. monetary and recency_time in the feature list")
+            raise ModelError(f"the value x risk grid needs at least one {kind} indicator, and none is left after "
+                             "dropping constant and collinear indicators on these data",
+                             hint=f"read the behavioural clusters instead; with more varied customers a {kind} "
+                                  "indicator survives the screen")
         return X[cols].mean(axis=1), "indicators " + ", ".join(cols)
 
     v, vsrc = axis("value", VALUE_FEATURES)
