@@ -366,18 +366,20 @@ def stage_digest(settings: Settings) -> str:
 
 
 def _data_digest(settings: Settings) -> str:
+    """The input file's SHA-256; for a folder or a glob, a hash of its files' names, sizes and modification times."""
+    from clm_utils.data.files import expand, is_many
     from clm_utils.report import file_sha256
 
     path = Path(settings.data_path) if settings.data_path else config.CDNOW_MASTER
     if path.is_file():
         return file_sha256(path)
-    if path.is_dir():
+    if settings.data_path and is_many(settings.data_path):
         import hashlib
 
         h = hashlib.sha256()
-        for f in sorted(p for p in path.rglob("*") if p.is_file()):
+        for f in expand(settings.data_path)[0]:
             st = f.stat()
-            h.update(f"{f.relative_to(path)}:{st.st_size}:{st.st_mtime_ns}".encode())
+            h.update(f"{f}:{st.st_size}:{st.st_mtime_ns}".encode())
         return h.hexdigest()
     return ""
 

@@ -246,6 +246,9 @@ def _segment_interval(settings: Settings, value: dict[str, Any], summary: pd.Dat
     objects = value["objects"]
     if not objects or objects.get("spend_model") is None or "segment" not in customers:
         return None
+    if len(summary) > MAX_CUSTOMER_INTERVALS:  # n_draws x customers values: memory and minutes at scale
+        notes.append(f"CLV intervals are left out above {MAX_CUSTOMER_INTERVALS:,} customers ({len(summary):,} here).")
+        return None
     try:
         table = clv.clv_interval(objects["model"], objects["spend_model"], summary, segments=customers["segment"],
                                  horizon=settings.horizon, discount_rate=settings.discount_rate,
@@ -506,10 +509,9 @@ def _file_digest(path: Path) -> str:
 
 
 def _data_digest(settings: Settings) -> str:
-    from clm_utils.report import file_sha256
+    from clm_utils.analysis import _data_digest as digest
 
-    path = Path(settings.data_path) if settings.data_path else config.CDNOW_MASTER
-    return file_sha256(path) if path.is_file() else ""
+    return digest(settings)
 
 
 def _rows_read(quality: pd.DataFrame, default: int) -> int:
