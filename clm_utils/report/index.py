@@ -60,6 +60,7 @@ INDEX_TEXT: dict[str, tuple[str, str]] = {
     "data-quality warnings": ("data-quality warnings", "数据质量警告"),
     "All runs": ("All runs", "全部运行"),
     "Trend": ("Trend", "趋势"),
+    "span": ("{n} as-of date(s) of {file}, {first} to {last}.", "{file} 的 {n} 个截止日期，{first} 至 {last}。"),
     "Runs": ("Runs", "运行记录"),
     "run": ("run", "运行"),
     "as-of": ("as-of", "截止日期"),
@@ -232,9 +233,9 @@ def kpi_trend(runs: Sequence[Mapping[str, Any]], lang: str = "en") -> str:
             continue
         rows.append(f"<tr><td>{html.escape(tr(title, lang))}</td><td>{sparkline(values)}</td>"
                     f"<td>{_kpi_text(known[0], kind)}</td><td>{_kpi_text(known[-1], kind)}</td></tr>")
-    head = (f"<h2>{tr('Trend', lang)}</h2><p class=\"muted\">{len(series)} as-of date(s) of "
-            f"{html.escape(str(runs[0]['data'].get('file', '')))}, {html.escape(_as_of(series[0]))} to "
-            f"{html.escape(_as_of(series[-1]))}.</p>")
+    span = tr("span", lang, n=len(series), file=str(runs[0]["data"].get("file", "")), first=_as_of(series[0]),
+              last=_as_of(series[-1]))
+    head = f"<h2>{tr('Trend', lang)}</h2><p class=\"muted\">{html.escape(span)}</p>"
     return (head + "<table><tr>" + "".join(f"<th>{tr(k, lang)}</th>" for k in ("KPI", "trend", "first", "latest"))
             + "</tr>"
             + "".join(rows) + "</table>")
