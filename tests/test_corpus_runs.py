@@ -27,7 +27,7 @@ MANIFEST = yaml.safe_load((CORPUS / "manifest.yml").read_text(encoding="utf-8"))
 ACCEPTED = re.compile(r"repeat purchase|repeat buyer|too few customers|needs at least \d+ customers|"
                       r"nobody made a repeat|cannot rank|same value|fewer than two|too short a history|"
                       r"customers? (is|are) too few|not enough|no stages to move from|nothing to compare with yet|"
-                      r"needs at least one (value|risk) indicator", re.I)
+                      r"needs at least one (value|risk) indicator|needs at least \d+ indicators|too few ages", re.I)
 
 
 def clm_run(data: Path, out: Path, options: dict[str, object]) -> subprocess.CompletedProcess[str]:

@@ -195,7 +195,9 @@ def factor_analysis(X: pd.DataFrame, n_factors: int | None = None, seed: int = c
     factor loading negatively on ``frequency`` and ``active_share`` is "one-off, faded").
     """
     if X.shape[1] < 3:
-        raise ModelError("factor analysis needs at least 3 indicators")
+        raise ModelError(f"factor analysis needs at least 3 indicators, and only {X.shape[1]} vary independently "
+                         "on these data", hint="read the behavioural clusters instead; with more varied customers "
+                                               "more indicators survive the screen")
     R = _corr(X)
     if not np.all(np.isfinite(R)):
         raise ModelError("an indicator does not vary, so correlations are undefined", hint="drop constant indicators")
