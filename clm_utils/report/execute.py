@@ -83,12 +83,14 @@ def _error_message(evalue: str) -> str:
 
 def execute_notebook(source: Path, target: Path, parameters: Mapping[str, Any], timeout: int = 1800) -> None:
     """Run one notebook with papermill; raise UserError or NotebookFailed naming the cell."""
+    # cwd=None: papermill's cwd is a process-wide chdir, which notebooks running side by side in threads would
+    # interleave (leaving the process in a folder that is later deleted); the notebooks use absolute paths
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
     try:
         pm.execute_notebook(str(source), str(target), parameters=dict(parameters), kernel_name="python3",
-                            language="python", cwd=str(source.parent), progress_bar=False, log_output=False,
+                            language="python", cwd=None, progress_bar=False, log_output=False,
                             request_save_on_cell_execute=False, execution_timeout=timeout)
     except PapermillExecutionError as exc:
         msg = _error_message(exc.evalue)

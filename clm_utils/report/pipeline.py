@@ -80,7 +80,7 @@ def run(opts: RunOptions, log: Callable[[str], None] | None = None) -> Path:
     if unknown:
         raise ParameterError(f"no chosen notebook has a parameter {unknown[0]!r}", parameter="params",
                              hint="see the parameters cell of each notebook")
-    output_dir = Path(opts.output_dir)
+    output_dir = Path(opts.output_dir).expanduser().absolute()
     try:
         output_dir.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".staging-{run_name}-", dir=output_dir))
