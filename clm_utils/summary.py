@@ -27,7 +27,8 @@ SUMMARY_COLUMNS = (
 )
 
 
-def _timestamp(value: object, name: str) -> pd.Timestamp:
+def parse_day(value: object, name: str) -> pd.Timestamp:
+    """A parameter date as a day-precision Timestamp (ParameterError naming ``name`` when it does not parse)."""
     try:
         ts = pd.Timestamp(value)  # type: ignore[arg-type]
     except (ValueError, TypeError):
@@ -37,6 +38,9 @@ def _timestamp(value: object, name: str) -> pd.Timestamp:
     if ts.tzinfo is not None:
         ts = ts.tz_convert(None)
     return ts.normalize()
+
+
+_timestamp = parse_day
 
 
 def purchase_days(transactions: pd.DataFrame) -> pd.DataFrame:

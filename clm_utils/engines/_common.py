@@ -20,6 +20,7 @@ from clm_utils.data import QualityReport
 from clm_utils.engines import _sql
 from clm_utils.engines._source import Source, _label
 from clm_utils.errors import DataError, ParameterError
+from clm_utils.summary import parse_day  # noqa: F401 - re-exported for the engines
 
 SUMMARY_COLUMNS = (
     "frequency", "recency", "T", "monetary_value", "n_transactions", "n_purchase_days",
@@ -61,19 +62,6 @@ class Policies:
         if out.decimal not in (".", ","):
             raise ParameterError(f"{out.decimal!r} is not a decimal mark", parameter="decimal", hint="use . or ,")
         return out
-
-
-def parse_day(value: object, name: str) -> pd.Timestamp:
-    """A parameter date as a day-precision Timestamp (ParameterError when it does not parse)."""
-    try:
-        ts = pd.Timestamp(value)  # type: ignore[arg-type]
-    except (ValueError, TypeError):
-        raise ParameterError(f"{value!r} is not a date", parameter=name, hint="write it as YYYY-MM-DD") from None
-    if pd.isna(ts):
-        raise ParameterError("is empty", parameter=name, hint="write it as YYYY-MM-DD")
-    if ts.tzinfo is not None:
-        ts = ts.tz_convert(None)
-    return ts.normalize()
 
 
 class Executor(Protocol):
