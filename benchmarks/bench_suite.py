@@ -49,14 +49,18 @@ def make_rows(n_rows: int) -> Path:
     return path
 
 
-def run_child(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, subprocess.CompletedProcess[str]]:
-    """Run ``cmd``; return wall seconds, peak memory (GiB) of the largest descendant, and the result."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+def run_child(cmd: list[str], env: dict[str, str],
+              cwd: Path) -> tuple[float, float, float, subprocess.CompletedProcess[str]]:
+    """Run ``cmd``; return wall seconds, peak memory (GiB) of the largest descendant, CPU seconds (user + system
+    of the run and its kernels) and the result."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     tick = time.perf_counter()
     proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True)
     wall = time.perf_counter() - tick
-    peak = max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, before) / 2**20
-    return wall, peak, proc
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    peak = max(after.ru_maxrss, before.ru_maxrss) / 2**20
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return wall, peak, cpu, proc
 
 
 def clm_run(code: Path, data: Path | None, out: Path, label: str) -> dict[str, object]:
@@ -64,12 +68,14 @@ def clm_run(code: Path, data: Path | None, out: Path, label: str) -> dict[str, o
     cmd = [sys.executable, "-m", "clm_utils.cli", "run", "--output", str(out), "--run-name", label]
     if data is not None:
         cmd += ["--data", str(data)]
-    wall, peak, proc = run_child(cmd, env, code)
+    load = os.getloadavg()[0]
+    wall, peak, cpu, proc = run_child(cmd, env, code)
     if proc.returncode != 0:
         raise SystemExit(f"{label}: clm run failed ({proc.returncode}): {proc.stderr.strip()[-800:]}")
     meta = json.loads((out / label / "run.json").read_text(encoding="utf-8"))
     steps = meta.get("timings") or {r["notebook"]: r["seconds"] for r in meta["reports"]}
-    return {"wall": wall, "peak": peak, "steps": steps}
+    stage = (meta.get("analysis") or {}).get("timings") or {}
+    return {"stage": stage, "wall": wall, "peak": peak, "cpu": cpu, "load": load, "steps": steps}
 
 
 def baseline_tree(tmp: Path) -> Path:
@@ -105,10 +111,12 @@ def main() -> None:
                 subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)],
                                capture_output=True)
                 shutil.rmtree(tree, ignore_errors=True)
-    print(f"\n{'run':<24}{'wall (s)':>10}{'peak (GiB)':>12}   where the time went (s)")
+    print(f"\n{'run':<24}{'wall (s)':>10}{'CPU (s)':>9}{'load':>6}{'peak (GiB)':>12}   where the time went (s)")
     for name, r in results.items():
         steps = ", ".join(f"{k} {v:.0f}" for k, v in r["steps"].items())  # type: ignore[union-attr]
-        print(f"{name:<24}{r['wall']:>10.1f}{r['peak']:>12.2f}   {steps}")
+        print(f"{name:<24}{r['wall']:>10.1f}{r['cpu']:>9.1f}{r['load']:>6.1f}{r['peak']:>12.2f}   {steps}")
+        if r.get("stage"):
+            print(f"{'':<24}analysis stage: " + ", ".join(f"{k} {v:.1f}" for k, v in r["stage"].items()))  # type: ignore[union-attr]
     for label, _ in data_sets:
         now, before = results.get(f"{label}: now"), results.get(f"{label}: before")
         if now and before:

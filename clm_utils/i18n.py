@@ -23,14 +23,16 @@ import math
 import re
 from decimal import ROUND_HALF_EVEN, Decimal
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import nbformat
 import numpy as np
 import pandas as pd
 
 from clm_utils import glossary
 from clm_utils.errors import ParameterError
+
+if TYPE_CHECKING:  # nbformat imports jsonschema (about 1 s): only the notebook helpers need it, at run time not at all
+    import nbformat
 
 LANGS: tuple[str, ...] = glossary.LANGS
 DEFAULT_LANG = "en"

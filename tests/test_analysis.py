@@ -121,3 +121,35 @@ def test_a_shop_where_everybody_spends_the_same_still_gets_stages_and_segments(t
     result = analysis.load({"data_path": str(path)})
     assert "value_tier" in result.incomplete and "cannot rank" in result.incomplete["value_tier"]
     assert result.customers["stage"].notna().all() and result.customers["segment"].notna().all()
+
+
+def test_a_light_analysis_holds_the_full_analysis_numbers_and_leaves_out_only_the_costly_parts(tmp_path, cache,
+                                                                                                sample_settings, run):
+    """The comparison of `clm run` is light: same labels, point CLV and models as the full analysis (compared
+    exactly with the full build of the same settings), no CLV intervals or clusters."""
+    folder = analysis.build(sample_settings, tmp_path / "light", light=True)
+    light = analysis.Analysis(folder)
+    assert light.light and not run.light
+    full = run.customers
+    assert sorted(set(full.columns) - set(light.customers.columns)) == ["cluster", "cluster_name", "clv_lower",
+                                                                       "clv_upper"]
+    pd.testing.assert_frame_equal(light.customers, full[light.customers.columns], check_exact=True)
+    for table in ("transactions", "summary", "calibration", "rfm_scores", "model_comparison"):
+        pd.testing.assert_frame_equal(getattr(light, table), getattr(run, table), check_exact=True)
+    assert light.chosen_model == run.chosen_model
+    pd.testing.assert_series_equal(light.model.params_, run.model.params_, check_exact=True)
+    with pytest.raises(ModelError, match="light analysis"):
+        light.require("clusters")
+    with pytest.raises(ModelError, match="interval"):
+        light.clv_interval  # noqa: B018
+
+
+def test_ensure_reuses_a_full_analysis_for_a_light_request_and_caches_light_ones_apart(cache, sample_settings, run,
+                                                                                      monkeypatch):
+    assert analysis.ensure(sample_settings, light=True) == run.folder  # the full one is there: reused
+    other = sample_settings.with_(as_of="1998-03-31")
+    with analysis.light_analyses():
+        folder = analysis.ensure(other)
+    assert folder.name.endswith(analysis.LIGHT_SUFFIX) and analysis.Analysis(folder).light
+    monkeypatch.setattr(analysis, "build", lambda *a, **k: (_ for _ in ()).throw(AssertionError("built again")))
+    assert analysis.ensure(other, light=True) == folder

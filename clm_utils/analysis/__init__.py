@@ -16,7 +16,9 @@ customer summary and calibration/holdout split, the fitted value models and, abo
 from __future__ import annotations
 
 import pickle
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -29,7 +31,7 @@ from clm_utils.analysis.stage import CUSTOMER_COLUMNS, build
 from clm_utils.errors import ModelError
 from clm_utils.settings import Settings
 
-__all__ = ["CUSTOMER_COLUMNS", "Analysis", "build", "ensure", "load"]
+__all__ = ["CUSTOMER_COLUMNS", "Analysis", "build", "ensure", "light_analyses", "load"]
 
 #: Sub-folder of a run folder that holds its analysis.
 RUN_SUBDIR = "analysis"
@@ -297,6 +299,11 @@ class Analysis:
         return self.manifest["value"].get("chosen") if self.manifest["value"] else None
 
     @property
+    def light(self) -> bool:
+        """Whether this is a light analysis (for a comparison: no CLV intervals, clusters, covariate model)."""
+        return bool(self.manifest.get("light", False))
+
+    @property
     def notes(self) -> list[str]:
         """One-sentence notes of the stage (boundary fits, fallbacks, ...)."""
         return list(self.manifest.get("notes", []))
@@ -341,12 +348,44 @@ class Analysis:
         return f"<Analysis {self.folder.name}: {self.manifest['customers']:,} customers>"
 
 
-def ensure(settings: Settings, log: Any = None) -> Path:
-    """The cache folder of ``settings``: reused when complete, otherwise computed now."""
+#: Set by :func:`light_analyses`: whether :func:`ensure` computes light analyses by default.
+_LIGHT: ContextVar[bool] = ContextVar("clm_light_analyses", default=False)
+#: Suffix of the cache folder of a light analysis (see :func:`clm_utils.analysis.stage.build`).
+LIGHT_SUFFIX = "-light"
+
+
+@contextmanager
+def light_analyses() -> Iterator[None]:
+    """Inside the block, :func:`ensure` computes light analyses (``light=None``): only what a comparison reads.
+
+    ``clm run`` opens its comparison analysis (:func:`clm_utils.periodic.prepare_run_comparison`) inside it,
+    so the comparison date costs the models and labels, not the CLV intervals and clusters notebook 07
+    never shows.
+    """
+    token = _LIGHT.set(True)
+    try:
+        yield
+    finally:
+        _LIGHT.reset(token)
+
+
+def ensure(settings: Settings, log: Any = None, light: bool | None = None) -> Path:
+    """The cache folder of ``settings``: reused when complete, otherwise computed now.
+
+    With ``light`` (default: inside :func:`light_analyses`), a complete full analysis is reused when there is
+    one; otherwise the light analysis (:func:`~clm_utils.analysis.stage.build`) is reused or computed, in its
+    own cache folder.
+    """
+    light = _LIGHT.get() if light is None else light
     digest = stage_digest(settings)
     folder = artifacts.cache_dir() / settings.key(digest, artifacts.code_digest())
-    if not artifacts.is_complete(folder):
-        build(settings, folder, log=log)
+    if artifacts.is_complete(folder):
+        return folder
+    if light:
+        folder = folder.with_name(folder.name + LIGHT_SUFFIX)
+        if artifacts.is_complete(folder):
+            return folder
+    build(settings, folder, log=log, light=light)
     return folder
 
 

@@ -46,8 +46,19 @@ RESERVED_COLUMNS: frozenset[str] = frozenset({
 SATISFACTION_NAMES = re.compile(r"satisf|csat|nps|net.?promoter|满意")
 
 
-def build(settings: Settings, target: Path, log: Callable[[str], None] | None = None) -> Path:
+#: What a light analysis leaves out (see :func:`build`); the reason kept in ``incomplete`` and ``notes``.
+LIGHT_REASON = ("not computed: this is the light analysis a later run compares with, which reads only the labels, "
+                "point CLV and models (what to do: run the suite at this as-of date for the full analysis)")
+
+
+def build(settings: Settings, target: Path, log: Callable[[str], None] | None = None, light: bool = False) -> Path:
     """Compute the shared analysis for ``settings`` into the folder ``target`` (atomically).
+
+    With ``light``, only what a comparison with a later run reads (:mod:`clm_utils.periodic`: every label,
+    P(alive), expected purchases, point CLV, the fitted models) is computed: the CLV intervals (per customer
+    and per segment: ``n_draws`` parameter draws), the clusters and the covariate model are left out, with
+    :data:`LIGHT_REASON` under ``incomplete`` (``clusters``, ``covariates``) and in ``notes``.  Every number
+    it holds is the number the full analysis holds.
 
     Raises
     ------
@@ -84,7 +95,7 @@ def build(settings: Settings, target: Path, log: Callable[[str], None] | None = 
         profit = _profit(settings, transactions, attrs["table"], quality, notes)
         customers = customers.join(profit["table"])
         lap("attributes and profit")
-        value = _value(settings, calibration, summary, incomplete, notes, profit["clv"])
+        value = _value(settings, calibration, summary, incomplete, notes, profit["clv"], intervals=not light)
         for col in ("p_alive", "expected_purchases", "clv", "clv_lower", "clv_upper"):
             if value["table"] is not None and col in value["table"]:
                 customers[col] = value["table"][col]
@@ -92,24 +103,35 @@ def build(settings: Settings, target: Path, log: Callable[[str], None] | None = 
 
         segments, scores = _segments(settings, summary, customers, incomplete)
         customers = customers.join(segments)
-        interval = _segment_interval(settings, value, summary, customers, notes)
+        interval = None if light else _segment_interval(settings, value, summary, customers, notes)
         lap("segments, tiers and activity")
         customers = customers.join(_stages(settings, transactions, obs, customers))
         lap("lifecycle stages")
         schemes, schemes_meta = _schemes(settings, transactions, obs, summary, customers, incomplete)
         customers = customers.join(schemes)
-        covariate_model = _covariate_model(settings, summary, attrs["table"], incomplete, notes,
-                                           (value["meta"] or {}).get("chosen"))
+        covariate_model = None
+        if light:
+            if settings.covariates:
+                incomplete["covariates"] = LIGHT_REASON
+        else:
+            covariate_model = _covariate_model(settings, summary, attrs["table"], incomplete, notes,
+                                               (value["meta"] or {}).get("chosen"))
         if covariate_model is not None:
             value["objects"]["covariate_model"] = covariate_model
         lap("schemes and covariates")
-        from threadpoolctl import threadpool_limits
+        clusters, criteria = None, None
+        if light:
+            incomplete["clusters"] = LIGHT_REASON
+            notes.append("Light analysis for a comparison: the CLV intervals, clusters and covariate model are "
+                         "left out.")
+        else:
+            from threadpoolctl import threadpool_limits
 
-        with threadpool_limits(1):  # k-means on small data: OpenMP threads only contend (35 s -> 2 s on CDNOW sample)
-            clusters, criteria = _clusters(settings, summary, transactions, incomplete)
+            with threadpool_limits(1):  # k-means on small data: OpenMP threads only contend (35 s -> 2 s on CDNOW)
+                clusters, criteria = _clusters(settings, summary, transactions, incomplete)
+            lap("clusters")
         if clusters is not None:
             customers = customers.join(clusters)
-        lap("clusters")
 
         customers = customers[[c for c in CUSTOMER_COLUMNS if c in customers.columns]].sort_index()
         customers.index.name = config.CUSTOMER_ID
@@ -150,6 +172,7 @@ def build(settings: Settings, target: Path, log: Callable[[str], None] | None = 
             "schemes": schemes_meta,
             "incomplete": incomplete,
             "notes": notes,
+            "light": bool(light),
             "timings": timings,
         }
         artifacts.write_manifest(staging, manifest)
@@ -170,8 +193,9 @@ MAX_CUSTOMER_INTERVALS = 300_000
 
 
 def _value(settings: Settings, calibration: pd.DataFrame, summary: pd.DataFrame, incomplete: dict[str, str],
-           notes: list[str], basis: dict[str, float] | None = None) -> dict[str, Any]:
-    """Fit, compare and choose the transaction model; score every customer.
+           notes: list[str], basis: dict[str, float] | None = None, intervals: bool = True) -> dict[str, Any]:
+    """Fit, compare and choose the transaction model; score every customer (``intervals``: with the
+    per-customer CLV interval).
 
     CLV is profit-based: ``basis["margin"]`` × the expected spend per purchase (the ``margin`` setting, or the
     gross-margin rate the cost column shows), minus ``basis["cost_per_order"]`` per expected purchase, both
@@ -211,7 +235,7 @@ def _value(settings: Settings, calibration: pd.DataFrame, summary: pd.DataFrame,
     if vm.spend_model is not None and len(summary) > MAX_CUSTOMER_INTERVALS:
         notes.append(f"Per-customer CLV intervals are left out above {MAX_CUSTOMER_INTERVALS:,} customers "
                      f"({len(summary):,} here); the total and segment intervals are computed.")
-    elif vm.spend_model is not None:
+    elif vm.spend_model is not None and intervals:
         try:
             ci = clv.customer_clv_interval(model, vm.spend_model, summary, horizon=settings.horizon,
                                            discount_rate=settings.discount_rate, time_unit=settings.time_unit,

@@ -98,11 +98,16 @@ def run(opts: RunOptions, log: Callable[[str], None] | None = None) -> Path:
         # --- periodic reports (issue 12): the comparison analysis, for 07 and the hand-off change columns ---
         from clm_utils import periodic
 
-        compare_dir, compare_meta = periodic.history.prepare_run_comparison(opts, result, staging, log)
+        tick = time.time()
+        with analysis.light_analyses():  # 07 and the change columns read labels, point CLV and models only
+            compare_dir, compare_meta = periodic.history.prepare_run_comparison(opts, result, staging, log)
         previous = analysis.Analysis(compare_dir) if compare_dir else None
         extra = {"compare_dir": str(compare_dir)} if compare_dir else {}
+        timings["comparison analysis"] = round(time.time() - tick, 1)
         # --- end periodic reports ---
+        tick = time.time()
         write_scorecard(result, staging, previous)
+        timings["scorecard"] = round(time.time() - tick, 1)
         # 2. the notebooks, in parallel: they only read the analysis
         reports = _execute_all(opts, sources, declared, staging, output_dir, log, extra)
         for rep in reports:
