@@ -233,11 +233,12 @@ def run_sql(
     if plan.float_ids:  # stage 1 wrote them as the file did (17850.0)
         neg_ids = neg_ids.str.replace(r"\.0+$", "", regex=True)
     ex.register_customers(sorted(neg_ids) if netting else [])
-    if hasattr(ex, "summary_table") and _sql.fast_eligible(plan):
+    if hasattr(ex, "summary_table"):
+        ex.set_rows(n["n_read"])
         wide = ex.summary_table(plan, slashed, netting, has_negative=n["n_negative"] > 0, has_zero=n["n_zero"] > 0)
     else:
         wide = ex.materialize(_sql.summary_query(d, plan, slashed, netting))
-    t = ex.fetch(_sql.totals_query(wide)).iloc[0]
+    t = ex.totals(wide) if hasattr(ex, "totals") else ex.fetch(_sql.totals_query(wide)).iloc[0]
     count = {k: (int(t[k]) if pd.notna(t[k]) else 0) for k in ("kept", "dup", "zero", "neg", "unmatched", "customers",
                                                                  "n_summary")}
     dup_word = "dropped" if policies.duplicates == "drop" else "kept"

@@ -171,6 +171,10 @@ class Plan:
     native_id: bool = False
     #: Every id is a whole number written as a float (``17850.0``): drop the ``.0`` (as pandas).
     float_ids: bool = False
+    #: Only the customers in this range of ids (a condition on the parsed ``customer_id``):
+    #: large inputs are summarised one range of customers at a time (see
+    #: :func:`bucket_conditions`).
+    bucket: str | None = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -310,7 +314,22 @@ def _price_compared(plan: Plan) -> bool:
 
 
 def _valid(plan: Plan) -> str:
-    return f"NOT (bad_id OR bad_date OR bad_amount) AND d <= DATE '{plan.as_of}'"
+    bucket = f" AND {plan.bucket}" if plan.bucket else ""
+    return f"NOT (bad_id OR bad_date OR bad_amount) AND d <= DATE '{plan.as_of}'{bucket}"
+
+
+def bucket_conditions(bounds: list[str]) -> list[str | None]:
+    """Conditions splitting the customers into ranges of ids at the SQL literals ``bounds`` (sorted).
+
+    ``[]`` gives one bucket holding everyone (``[None]``); ``k - 1`` bounds give ``k`` buckets in
+    id order, so the buckets' sorted summaries, one after the other, are sorted too.
+    """
+    if not bounds:
+        return [None]
+    conds = [f"customer_id < {bounds[0]}"]
+    conds += [f"customer_id >= {lo} AND customer_id < {hi}" for lo, hi in zip(bounds, bounds[1:])]
+    conds.append(f"customer_id >= {bounds[-1]}")
+    return conds
 
 
 def stage1_query(d: Dialect, plan: Plan, slashed_format: str | None, float_check: str | None = None,

@@ -14,6 +14,10 @@ The queries are those of :mod:`clm_utils.engines._sql`; the result is written wi
 
 from __future__ import annotations
 
+import dataclasses
+import math
+import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -24,8 +28,32 @@ import pandas as pd
 from clm_utils import config
 from clm_utils.data import QualityReport
 from clm_utils.engines import _sql
-from clm_utils.engines._common import Policies, finish_frame, run_sql
+from clm_utils.engines._common import HOLDOUT_COLUMNS, SUMMARY_COLUMNS, Policies, finish_frame, run_sql
 from clm_utils.engines._source import Source
+
+
+#: Rows summarised at once, at most (more rows: ranges of customers, one after the other).
+ROWS_PER_BUCKET = 25_000_000
+#: Above this many rows the summary is computed in at least two ranges (smaller hash tables: faster).
+SPLIT_ABOVE_ROWS = 4_000_000
+#: Memory of the group-bys per row summarised at once (measured: ~85-95 bytes at 12-25M rows).
+BYTES_PER_ROW = 100
+MAX_BUCKETS = 512
+#: Rows sampled (system sampling) to find the ranges' bounds.
+SAMPLE_ROWS = 200_000
+
+
+def memory_bytes(limit: str | None) -> float:
+    """Bytes of a DuckDB memory limit such as ``"2GB"`` / ``"512MiB"`` (None: DuckDB's default, 80% of RAM)."""
+    if limit:
+        m = re.fullmatch(r"\s*([\d.]+)\s*([KMGT]?)(i?)B?\s*", str(limit), flags=re.IGNORECASE)
+        if m:
+            base = 1024 if m.group(3) else 1000
+            return float(m.group(1)) * base ** "BKMGT".index((m.group(2) or "B").upper())
+    try:
+        return 0.8 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        return 8 * 1024**3
 
 
 def _quote_ident(name: str) -> str:
@@ -73,10 +101,13 @@ class DuckDBExecutor:
     #: integer ids stay integers through the group-bys (text only per customer, at the end)
     native_ids = True
 
-    def __init__(self, src: Source, *, memory_limit: str | None, threads: int | None, temp_dir: str | Path | None):
+    def __init__(self, src: Source, *, memory_limit: str | None, threads: int | None, temp_dir: str | Path | None,
+                 out: str | Path | None = None):
         import duckdb
 
         self.src = src
+        self.out = Path(out) if out is not None else None
+        self.memory_bytes = memory_bytes(memory_limit)
         self.work = Path(tempfile.mkdtemp(prefix="clm-duckdb-", dir=temp_dir))
         self.con = duckdb.connect(config={"preserve_insertion_order": False})
         self.con.execute("SET enable_progress_bar = false")
@@ -91,6 +122,9 @@ class DuckDBExecutor:
 
     def close(self) -> None:
         self.con.close()
+        result = getattr(self, "result", None)
+        if result is not None and result.exists() and result.parent != self.work:
+            result.unlink()  # an error was raised before the summary was moved to the output path
         shutil.rmtree(self.work, ignore_errors=True)
 
     def fetch(self, sql: str) -> pd.DataFrame:
@@ -135,22 +169,114 @@ class DuckDBExecutor:
                          float_ids=self.float_ids)
         return _sql.id_expr(self.dialect, plan)
 
+    def set_rows(self, n_rows: int) -> None:
+        """Number of rows read (from the counting scan): decides how many ranges of customers to summarise."""
+        self.n_rows = int(n_rows)
+
+    def bucket_count(self) -> int:
+        """How many ranges of customers the summary is computed in, one after the other.
+
+        The hash tables of the group-bys grow with the rows summarised at once (~90 bytes per
+        row); summarising ranges of customers keeps them within half the memory limit (so the
+        group-bys do not spill) and within the CPU caches' reach: on 2 cores 100M rows took 33 s
+        in one piece and ~20 s in 4 ranges (``benchmarks/bench_scale.py``).  Every range costs one
+        more scan of the input (~0.7 s per 100M Parquet rows).
+        """
+        n = getattr(self, "n_rows", 0)
+        k = max(1, math.ceil(n / ROWS_PER_BUCKET))
+        if n > SPLIT_ABOVE_ROWS:
+            k = max(k, 2)
+        k = max(k, math.ceil(n * BYTES_PER_ROW / (0.5 * self.memory_bytes)))
+        return min(k, MAX_BUCKETS)
+
+    def _bounds(self, plan: _sql.Plan, slashed: str | None, k: int) -> list[str]:
+        """SQL literals of the ``k``-quantiles of the (parsed) customer ids, from a sample of the rows."""
+        if k <= 1:
+            return []
+        pct = min(100.0, 100.0 * SAMPLE_ROWS / max(getattr(self, "n_rows", 1), 1))
+        qs = ", ".join(f"{i / k:.6f}" for i in range(1, k))
+        sql = (f"WITH {_sql.parsed_cte(self.dialect, plan, slashed, False)}\n"
+               f"SELECT quantile_disc(customer_id, [{qs}]) AS q FROM parsed WHERE NOT bad_id")
+        sample = f"(SELECT * FROM clm_src USING SAMPLE {pct:.6f} PERCENT (system))"
+        values = self.con.execute(sql.replace("FROM clm_src\n", f"FROM {sample}\n")).fetchone()[0]
+        if not values:
+            return []
+        lit = (lambda v: str(int(v))) if isinstance(values[0], int) else (lambda v: self.dialect.lit(str(v)))
+        return [lit(v) for v in sorted(set(values))]
+
     def summary_table(self, plan: _sql.Plan, slashed: str | None, netting: bool, *, has_negative: bool,
                       has_zero: bool) -> str:
-        """The wide table by the one-pass path (:func:`clm_utils.engines._sql.fast_days_ctes`).
+        """The summary, computed one range of customers at a time (:meth:`bucket_count`), written once.
 
-        One group-by per (customer, day) and one per customer into a lean temp table; the
-        customers with an ambiguous day (3+ different amounts) and those with returns to net
-        are then replaced / added by the general path, which reads only their rows.
+        Each range is summarised into a temp table (:meth:`_lean_table`); its totals (the counts of
+        the quality table) are kept, its summary rows are streamed sorted by customer id into one
+        Parquet file (Arrow batches), and the temp table is dropped.  The ranges follow the id
+        order, so the file is sorted.  The file is a temporary one until :meth:`write` moves it to
+        the output path (an error raised in between leaves no output).
+        """
+        import pyarrow.parquet as pq
+
+        self.float_ids = plan.float_ids
+        d = self.dialect
+        columns = list(SUMMARY_COLUMNS) + (list(HOLDOUT_COLUMNS) if plan.calibration_end else [])
+        conds = _sql.bucket_conditions(self._bounds(plan, slashed, self.bucket_count()))
+        if self.out is not None:  # next to the output: moved there once every check has passed
+            self.out.parent.mkdir(parents=True, exist_ok=True)
+            self.result = self.out.parent / f".{self.out.name}.tmp-{os.getpid()}"
+        else:
+            self.result = self.work / "summary.parquet"
+        totals: list[pd.DataFrame] = []
+        writer = reader = None
+        try:
+            for cond in conds:
+                part_plan = dataclasses.replace(plan, bucket=cond)
+                self._lean_table(part_plan, slashed, netting, has_negative=has_negative, has_zero=has_zero)
+                wide = f"({_sql.derived_select(d, part_plan, 'clm_lean')}) w"
+                totals.append(self.fetch(_sql.totals_query(wide)))
+                reader = self.con.sql(self._select(wide, columns, order=True)).to_arrow_reader(1_000_000)
+                for batch in reader:
+                    if writer is None:
+                        writer = pq.ParquetWriter(str(self.result), batch.schema)
+                    writer.write_batch(batch)
+                self.con.execute("DROP TABLE clm_lean")
+        finally:
+            if writer is not None:
+                writer.close()
+        if writer is None:  # nobody in the summary: an empty file with the columns
+            pq.write_table(reader.schema.empty_table(), str(self.result))
+        frame = pd.concat(totals, ignore_index=True)
+        self.totals_row = pd.Series({
+            **{c: frame[c].sum(min_count=1) for c in ("kept", "dup", "zero", "neg", "unmatched", "customers",
+                                                      "n_summary")},
+            "first_date": frame["first_date"].min(), "last_date": frame["last_date"].max()})
+        return "clm_result"
+
+    def totals(self, table: str) -> pd.Series:
+        """The totals row of :func:`clm_utils.engines._sql.totals_query` (summed over the ranges)."""
+        return self.totals_row if table == "clm_result" else self.fetch(_sql.totals_query(table)).iloc[0]
+
+    def _lean_table(self, plan: _sql.Plan, slashed: str | None, netting: bool, *, has_negative: bool,
+                    has_zero: bool) -> None:
+        """``clm_lean``: the per-customer table (:data:`clm_utils.engines._sql.LEAN_COLUMNS`) of ``plan``'s customers.
+
+        Files with customer, date and amount only take the one-pass path
+        (:func:`clm_utils.engines._sql.fast_days_ctes`): one group-by per (customer, day) and one
+        per customer; the customers with an ambiguous day (3+ different amounts) and those with
+        returns to net are then replaced / added by the general path, which reads only their rows.
+        Other files take the general path for everyone.
         """
         d = self.dialect
-        self.float_ids = plan.float_ids
+        lean = ", ".join(_sql.LEAN_COLUMNS)
+        if not _sql.fast_eligible(plan):
+            ctes = _sql.exact_days_ctes(d, plan, slashed, netting)
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE clm_lean AS WITH {', '.join(ctes)}\n"
+                             f"{_sql.lean_select(d, plan)}")
+            return
         ctes = _sql.fast_days_ctes(d, plan, slashed, netting, has_negative, has_zero)
         simple = _sql.fast_is_simple(plan, netting, has_negative, has_zero)
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE clm_lean AS WITH {', '.join(ctes)}\n"
                          f"{_sql.lean_select(d, plan, amb=True, simple=simple)}")
         n_amb = self.con.execute("SELECT count(*) FROM clm_lean WHERE amb").fetchone()[0]
-        lean = ", ".join(_sql.LEAN_COLUMNS)
         if n_amb:
             self.con.execute("CREATE OR REPLACE TEMP TABLE clm_amb AS SELECT customer_id FROM clm_lean WHERE amb")
             self.con.execute("DELETE FROM clm_lean WHERE amb")
@@ -159,8 +285,6 @@ class DuckDBExecutor:
         if netting:
             ctes = _sql.exact_days_ctes(d, plan, slashed, True, only="clm_neg")
             self.con.execute(f"INSERT INTO clm_lean ({lean}) WITH {', '.join(ctes)}\n{_sql.lean_select(d, plan)}")
-        self.con.execute(f"CREATE OR REPLACE TEMP VIEW clm_wide AS {_sql.derived_select(d, plan, 'clm_lean')}")
-        return "clm_wide"
 
     def failing_rows(self, plan: _sql.Plan, slashed: str | None, flag: str) -> tuple[str | None, list[int]]:
         """Raw value of the first row (file order) failing ``flag`` and the line numbers of the first five."""
@@ -190,17 +314,27 @@ class DuckDBExecutor:
         self.con.execute(f"CREATE OR REPLACE TEMP VIEW clm_wide AS SELECT * FROM read_parquet({self.dialect.lit(str(path))})")
         return "clm_wide"
 
-    def _select(self, table: str, columns: list[str]) -> str:
+    def _select(self, table: str, columns: list[str], order: bool = True) -> str:
         cols = ", ".join(f"CAST({c} AS TIMESTAMP) AS {c}" if c in ("first_purchase", "last_purchase") else c
                          for c in columns)
-        return f"SELECT customer_id, {cols} FROM {table} WHERE in_summary ORDER BY sort_key"
+        return f"SELECT customer_id, {cols} FROM {table} WHERE in_summary{' ORDER BY sort_key' if order else ''}"
 
     def write(self, table: str, columns: list[str], out: str) -> str:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
+        if table == "clm_result":
+            if self.result.parent != Path(out).parent:  # another file system, perhaps: copy beside, then rename
+                tmp = Path(out).parent / f".{Path(out).name}.tmp-{os.getpid()}"
+                shutil.copyfile(self.result, tmp)
+                self.result = tmp
+            os.replace(self.result, out)
+            return str(out)
         self.con.execute(f"COPY ({self._select(table, columns)}) TO {self.dialect.lit(str(out))} (FORMAT parquet)")
         return str(out)
 
     def to_pandas(self, table: str, columns: list[str]) -> pd.DataFrame:
+        if table == "clm_result":
+            frame = pd.read_parquet(self.result)
+            return finish_frame(frame, columns) if len(frame) else finish_frame(frame.astype({"customer_id": "str"}), columns)
         return finish_frame(self.fetch(self._select(table, columns)), columns)
 
 
@@ -218,7 +352,7 @@ def summarize_duckdb(
     date_sample: str | None = None,
 ) -> tuple[pd.DataFrame | str, QualityReport]:
     """Customer summary of ``src`` in DuckDB (see :func:`clm_utils.engines.summarize_files`)."""
-    ex = DuckDBExecutor(src, memory_limit=memory_limit, threads=threads, temp_dir=temp_dir)
+    ex = DuckDBExecutor(src, memory_limit=memory_limit, threads=threads, temp_dir=temp_dir, out=out)
     try:
         return run_sql(ex, src, as_of=as_of, calibration_end=calibration_end, time_unit=time_unit,
                        policies=policies or Policies(), out=None if out is None else str(out), date_sample=date_sample)
