@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from clm_utils import config
+from clm_utils.data.values import ids_in
 from clm_utils.errors import DataError, ParameterError
 
 SUMMARY_COLUMNS = (
@@ -199,7 +200,7 @@ def calibration_holdout(
     calib = summarize(transactions, cal, time_unit)
     tx = transactions[(transactions[config.DATE] > cal) & (transactions[config.DATE] <= obs)]
     days = purchase_days(tx)
-    days = days[days[config.CUSTOMER_ID].isin(calib.index)]
+    days = days[ids_in(days[config.CUSTOMER_ID], calib.index)]
     g = days.groupby(config.CUSTOMER_ID, sort=True, observed=True)[config.AMOUNT]
     n = g.size().reindex(calib.index, fill_value=0)
     total = g.sum().reindex(calib.index, fill_value=0.0)

@@ -25,6 +25,7 @@ import pandas as pd
 
 from clm_utils import config
 from clm_utils.analysis import artifacts
+from clm_utils.data.values import ids_in
 from clm_utils.errors import ModelError
 from clm_utils.profit.costs import NO_COSTS
 from clm_utils.settings import Settings
@@ -493,7 +494,7 @@ def _covariate_model(settings: Settings, summary: pd.DataFrame, attributes: pd.D
 
     cov = attributes[list(settings.covariates)].copy()
     cov.index = cov.index.astype(str)
-    have = summary.index.astype(str).isin(cov.dropna().index)
+    have = ids_in(summary.index.astype(str), cov.dropna().index)
     if (~have).any():
         notes.append(f"The covariate {name} leaves out {int((~have).sum()):,} customers without a value of "
                      f"every covariate ({', '.join(settings.covariates)}).")

@@ -18,7 +18,7 @@ from clm_utils.data import (
     read_file,
 )
 from clm_utils.data.columns import SYNONYM_TIERS, _norm
-from clm_utils.data.values import MISSING_ID_TEXT
+from clm_utils.data.values import MISSING_ID_TEXT, ids_in
 from clm_utils.errors import DataError, ParameterError
 
 #: The kinds of attribute column.
@@ -267,8 +267,8 @@ def join_attributes(customers: pd.DataFrame | pd.Series | pd.Index,
                         column=clash[0], hint="rename them in the attribute file")
     left = base.index.astype(str)
     right = attributes.index.astype(str)
-    in_right = left.isin(right)
-    extra = right[~right.isin(left)]
+    in_right = ids_in(left, right)
+    extra = right[~ids_in(right, left)]
     attrs = attributes.copy()
     attrs.index = right
     joined = base.copy()

@@ -10,6 +10,7 @@ import pandas as pd
 from scipy import stats
 
 from clm_utils import config
+from clm_utils.data.values import ids_in
 from clm_utils.errors import DataError, ModelError, ParameterError
 
 __all__ = ["FEATURE_UNITS", "FEATURE_WORDS", "FEATURE_ZH", "RISK_FEATURES", "VALUE_FEATURES", "PreparedFeatures", "behaviour_features", "describe_features", "feature_label", "prepare_features"]
@@ -109,7 +110,7 @@ def behaviour_features(summary: pd.DataFrame, transactions: pd.DataFrame) -> pd.
                         hint="build the summary with clm_utils.summary.summarize(transactions)")
     cid, date, amount = config.CUSTOMER_ID, config.DATE, config.AMOUNT
     end = summary["last_purchase"].max()
-    tx = transactions[(transactions[date] <= end) & transactions[cid].isin(summary.index)]
+    tx = transactions[(transactions[date] <= end) & ids_in(transactions[cid], summary.index)]
     has_q = config.QUANTITY in tx.columns and tx[config.QUANTITY].notna().any()
     cols = [amount] + ([config.QUANTITY] if has_q else [])
     # group on integer codes in sorted id order (the same groups, order and sums as on the ids, much faster)

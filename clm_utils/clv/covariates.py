@@ -51,6 +51,7 @@ from clm_utils.clv._base import (
 from clm_utils.clv.betageo import BetaGeo, _expected_given_alive_quadrature
 from clm_utils.clv.pareto import ParetoNBD, _log_hyp2f1_a_a1
 from clm_utils.errors import DataError, ModelError, ParameterError
+from clm_utils.data.values import ids_in
 
 __all__ = [
     "BetaGeoCovariates",
@@ -229,7 +230,7 @@ def _aligned_covariates(summary: pd.DataFrame, covariates: pd.DataFrame) -> pd.D
     cov.index = cov.index.astype(str)
     if cov.index.has_duplicates:
         raise DataError("the covariate table has repeated customer ids", hint="keep one row per customer")
-    lacking = ~ids.isin(cov.index)
+    lacking = ~ids_in(ids, cov.index)
     if lacking.any():
         example = ", ".join(sorted(ids[lacking])[:3])
         raise DataError(f"{int(lacking.sum())} customer(s) of the summary have no covariates (e.g. {example})",

@@ -20,6 +20,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 
 from clm_utils import config
+from clm_utils.data.values import ids_in
 from clm_utils.clv._base import rfm_arrays
 from clm_utils.errors import DataError, ParameterError
 
@@ -76,7 +77,7 @@ def tracking_data(
     ends = pd.DatetimeIndex(sorted(set(ends) | ({cal} if start < cal < obs else set())))
     n_per = len(ends)
     # actual: purchase days after the first one, for the tracked customers
-    tx = transactions[transactions[config.CUSTOMER_ID].isin(summary.index) & (transactions[config.DATE] <= obs)]
+    tx = transactions[ids_in(transactions[config.CUSTOMER_ID], summary.index) & (transactions[config.DATE] <= obs)]
     days = tx[[config.CUSTOMER_ID, config.DATE]].drop_duplicates()
     fp = first.reindex(days[config.CUSTOMER_ID].to_numpy()).to_numpy()
     rep = days[config.DATE].to_numpy()[days[config.DATE].to_numpy() > fp]

@@ -29,6 +29,7 @@ take from are lost), and what is left of purchase ``i`` at the end is
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 from clm_utils import config
@@ -327,7 +328,7 @@ def bucket_conditions(bounds: list[str]) -> list[str | None]:
     if not bounds:
         return [None]
     conds = [f"customer_id < {bounds[0]}"]
-    conds += [f"customer_id >= {lo} AND customer_id < {hi}" for lo, hi in zip(bounds, bounds[1:])]
+    conds += [f"customer_id >= {lo} AND customer_id < {hi}" for lo, hi in itertools.pairwise(bounds)]
     conds.append(f"customer_id >= {bounds[-1]}")
     return conds
 

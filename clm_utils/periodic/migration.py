@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from clm_utils import config
+from clm_utils.data.values import ids_in
 from clm_utils.errors import ParameterError
 from clm_utils.lifecycle import STAGES
 from clm_utils.rfm import ACTIVITY_CLASSES, PYRAMID_TIERS, SEGMENTS, VALUE_TIERS
@@ -200,8 +201,8 @@ def customer_flows(before: pd.DataFrame, after: pd.DataFrame, transactions: pd.D
     la = lapsed(after, lapsed_by).reindex(ids)
     bought = period_purchases(transactions, date_1, date_2).reindex(ids)
     purchases = bought["purchases"].fillna(0).astype("int64")
-    known = ids.isin(before.index)
-    gone = ~ids.isin(after.index)
+    known = ids_in(ids, before.index)
+    gone = ~ids_in(ids, after.index)
     was_lapsed = lb.fillna(False).astype(bool).to_numpy()
     now_lapsed = la.fillna(False).astype(bool).to_numpy() | gone
     status = np.select(
@@ -296,7 +297,7 @@ def change_columns(before: pd.DataFrame, after: pd.DataFrame, flows: pd.DataFram
     """
     out = pd.DataFrame(index=after.index)
     moved = pd.Series(False, index=after.index)
-    known = after.index.isin(before.index)
+    known = ids_in(after.index, before.index)
     for dim in ("segment", "value_tier", "pyramid", "stage", "activity"):
         if dim not in before:
             continue

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from clm_utils import config
+from clm_utils.data.values import ids_in
 from clm_utils.errors import DataError, ParameterError
 
 #: The optional per-transaction cost-of-goods column of the canonical transactions frame.
@@ -194,7 +195,7 @@ def purchase_day_profit(
         ids = pd.Index(days.loc[first, config.CUSTOMER_ID].astype(str))
         looked = per.reindex(ids)
         missing = int(looked.isna().sum())
-        extra = int((~per.index.isin(ids)).sum())
+        extra = int((~ids_in(per.index, ids)).sum())
         acq = looked.fillna(float(acquisition_default)).to_numpy()
         acq_basis: bool | float = True
     else:
