@@ -7,7 +7,7 @@ import os
 import re
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -81,17 +81,183 @@ def _error_message(evalue: str) -> str:
     return text.splitlines()[0] if text else ""
 
 
-def execute_notebook(source: Path, target: Path, parameters: Mapping[str, Any], timeout: int = 1800) -> None:
-    """Run one notebook with papermill; raise UserError or NotebookFailed naming the cell."""
+def notebook_imports(notebook: Path) -> list[str]:
+    """The modules the code cells of ``notebook`` import (``from a import b`` gives ``a`` and ``a.b``), in order.
+
+    A cell that does not parse (IPython magics) is skipped; names that are not modules are harmless
+    (:func:`warm_up_code` skips what cannot be imported).
+    """
+    import ast
+
+    import nbformat
+
+    found: dict[str, None] = {}
+    for cell in nbformat.read(notebook, as_version=4).cells:
+        if cell.cell_type != "code":
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                found.update((alias.name, None) for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                found[node.module] = None
+                found.update((f"{node.module}.{alias.name}", None) for alias in node.names if alias.name != "*")
+    return list(found)
+
+
+#: Modules every notebook loads in its first cell (``nbk.start``: the analysis tables, the plot style).
+WARM_MODULES: tuple[str, ...] = ("clm_utils.notebook", "clm_utils.analysis", "clm_utils.tables", "clm_utils.plots",
+                                 "pyarrow.parquet", "matplotlib.pyplot", "seaborn")
+
+
+def warm_up_code(modules: Sequence[str]) -> str:
+    """Code that imports ``modules`` into a kernel and binds no name (a module that fails to import is skipped:
+    the notebook's own import then reports it)."""
+    return ("def _clm_warm_up(names):\n"
+            "    import importlib\n"
+            "    for name in names:\n"
+            "        try:\n"
+            "            importlib.import_module(name)\n"
+            "        except Exception:\n"
+            "            pass\n"
+            f"_clm_warm_up({list(dict.fromkeys(modules))!r})\n"
+            "del _clm_warm_up\n")
+
+
+class WarmKernels:
+    """Kernels started ahead of the notebooks that will run in them, each with its notebook's imports done.
+
+    Starting a kernel and importing pandas, matplotlib, scipy and clm_utils takes a few CPU seconds per
+    notebook; started while the analysis stage (one core) runs and while other notebooks wait, that work
+    leaves the critical path.  One kernel is warmed at a time, in notebook order, with at most ``live``
+    kernels alive (warming or running).  The warm-up only imports modules (silently: no output, no
+    execution count), so a notebook's outputs are those of a fresh kernel.  A kernel that fails to warm is
+    left out: its notebook starts its own (:func:`execute_notebook` without ``kernel``).
+
+    Use as a context manager inside :class:`_JupyterPath` (the kernel spec must be found when they start);
+    leaving it kills the kernels no notebook took.
+    """
+
+    def __init__(self, notebooks: Sequence[Path], live: int, kernel_name: str = "python3",
+                 timeout: float = 120.0) -> None:
+        import threading
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.kernel_name, self.timeout = kernel_name, timeout
+        self._slots = threading.Semaphore(max(1, live))
+        self._closed = False
+        self._loop: Any = None
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clm-warm-kernels")
+        self._futures = {Path(nb): self._pool.submit(self._start, Path(nb)) for nb in notebooks}
+
+    def __enter__(self) -> WarmKernels:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _start(self, notebook: Path) -> Any:
+        import asyncio
+
+        self._slots.acquire()
+        if self._closed:
+            return None
+        try:
+            if self._loop is None:
+                self._loop = asyncio.new_event_loop()
+            code = warm_up_code([*WARM_MODULES, *notebook_imports(notebook)])
+            return self._loop.run_until_complete(self._warm(code))
+        except Exception:  # noqa: BLE001 - a kernel that cannot be warmed is started by papermill as usual
+            self._slots.release()
+            return None
+
+    async def _warm(self, code: str) -> Any:
+        from jupyter_client.manager import AsyncKernelManager
+
+        km = AsyncKernelManager(kernel_name=self.kernel_name)
+        await km.start_kernel(extra_arguments=["--HistoryManager.hist_file=:memory:"])  # as nbclient starts it
+        kc = km.client()
+        kc.start_channels()
+        try:
+            await kc.wait_for_ready(timeout=self.timeout)
+            reply = await kc.execute_interactive(code, silent=True, store_history=False, timeout=self.timeout,
+                                                 output_hook=lambda _msg: None)
+            if reply["content"].get("status") != "ok":
+                raise RuntimeError("warm-up failed")
+        except BaseException:
+            kc.stop_channels()
+            await km.shutdown_kernel(now=True)
+            raise
+        kc.stop_channels()
+        return km
+
+    def take(self, notebook: Path) -> Any:
+        """The warm kernel manager of ``notebook`` (waits for it), or None when it could not be warmed.
+
+        Call :meth:`release` once the notebook has finished with it.
+        """
+        future = self._futures.pop(Path(notebook), None)
+        return None if future is None else future.result()
+
+    def release(self) -> None:
+        """A taken kernel is gone: the next one may start."""
+        self._slots.release()
+
+    def close(self) -> None:
+        """Stop warming and kill every kernel no notebook took."""
+        import asyncio
+
+        self._closed = True
+        for future in self._futures.values():
+            future.cancel()
+        for _ in self._futures:  # wake a warm-up waiting for a slot: it sees _closed and stops
+            self._slots.release()
+        self._pool.shutdown(wait=True)
+        loop = asyncio.new_event_loop()
+        try:
+            for future in self._futures.values():
+                km = None if future.cancelled() else future.result()
+                if km is not None:
+                    loop.run_until_complete(km.shutdown_kernel(now=True))
+        finally:
+            loop.close()
+            if self._loop is not None:
+                self._loop.close()
+        self._futures.clear()
+
+
+def _prestarted(km: Any) -> type:
+    """A kernel manager class whose "new instance" is the running ``km``: nbclient then takes ``km`` as its own
+    (it connects to it instead of starting a kernel, and shuts it down and closes its client at the end)."""
+    base = type(km)
+
+    def __new__(cls: type, *args: Any, **kwargs: Any) -> Any:  # not an instance of cls: __init__ is skipped
+        return km
+
+    return type(f"Prestarted{base.__name__}", (base,), {"__new__": __new__})
+
+
+def execute_notebook(source: Path, target: Path, parameters: Mapping[str, Any], timeout: int = 1800,
+                     kernel: Any = None) -> None:
+    """Run one notebook with papermill; raise UserError or NotebookFailed naming the cell.
+
+    ``kernel``: a started kernel manager to run it in (from :class:`WarmKernels`); by default a new kernel.
+    The kernel is killed once the notebook has run (its outputs are all in by then).
+    """
     # cwd=None: papermill's cwd is a process-wide chdir, which notebooks running side by side in threads would
     # interleave (leaving the process in a folder that is later deleted); the notebooks use absolute paths
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
+    extra: dict[str, Any] = {"kernel_manager_class": _prestarted(kernel)} if kernel is not None else {}
     try:
         pm.execute_notebook(str(source), str(target), parameters=dict(parameters), kernel_name="python3",
                             language="python", cwd=None, progress_bar=False, log_output=False,
-                            request_save_on_cell_execute=False, execution_timeout=timeout)
+                            request_save_on_cell_execute=False, execution_timeout=timeout,
+                            shutdown_kernel="immediate", **extra)
     except PapermillExecutionError as exc:
         msg = _error_message(exc.evalue)
         if exc.ename == "ModelError":

@@ -16,6 +16,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from clm_utils.errors import ParameterError, UserError
 from clm_utils.report.execute import (
     AnalysisIncomplete,
     NotebookFailed,
+    WarmKernels,
     _JupyterPath,
     declared_parameters,
     execute_notebook,
@@ -41,6 +43,9 @@ from clm_utils.report.render import _title, cjk_font_css, render_html
 
 #: Parameters every notebook declares: the run's folder, and overrides of the settings when run alone.
 COMMON_PARAMETERS = ("settings", "run_dir")
+#: Kernels warmed beyond those running (:class:`~clm_utils.report.execute.WarmKernels`): each holds a few
+#: hundred MB, so one ahead (three alive with two jobs) covers the stage and keeps memory modest.
+KERNELS_AHEAD = 1
 #: Columns of the hand-off file, in order (see docs/design.md, "Hand-off files").
 SCORECARD_FILE = "customer_scorecard"
 
@@ -88,8 +93,12 @@ def run(opts: RunOptions, log: Callable[[str], None] | None = None) -> Path:
         raise ParameterError(f"cannot write to {output_dir} ({exc.strerror or type(exc).__name__})",
                              parameter="output", hint="choose a folder you can write to with --output") from None
     timings: dict[str, float] = {}
+    kernels = ExitStack()
     try:
-        # 1. the shared analysis: bad input fails here, fast and with one line, before any kernel starts
+        # kernels for the first notebooks start and import their modules on the other core while the stage runs
+        kernels.enter_context(_JupyterPath())
+        warm = kernels.enter_context(WarmKernels(sources, live=opts.jobs + KERNELS_AHEAD))
+        # 1. the shared analysis: bad input fails here, fast and with one line (the warm kernels are killed)
         tick = time.time()
         cached = analysis.ensure(settings, log=log)
         artifacts.copy_folder(cached, staging / analysis.RUN_SUBDIR)
@@ -109,7 +118,8 @@ def run(opts: RunOptions, log: Callable[[str], None] | None = None) -> Path:
         write_scorecard(result, staging, previous)
         timings["scorecard"] = round(time.time() - tick, 1)
         # 2. the notebooks, in parallel: they only read the analysis
-        reports = _execute_all(opts, sources, declared, staging, output_dir, log, extra)
+        reports = _execute_all(opts, sources, declared, staging, output_dir, log, extra, warm)
+        kernels.close()
         for rep in reports:
             timings[rep["notebook"]] = rep["seconds"]
         # 3. HTML and the index
@@ -144,6 +154,7 @@ def run(opts: RunOptions, log: Callable[[str], None] | None = None) -> Path:
                                                         run_section(meta)], lang), encoding="utf-8")
         _swap_into_place(staging, output_dir / run_name)
     finally:
+        kernels.close()
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     log("where the time went: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()))
@@ -152,10 +163,12 @@ def run(opts: RunOptions, log: Callable[[str], None] | None = None) -> Path:
 
 def _execute_all(opts: RunOptions, sources: list[Path], declared: dict[str, set[str]], staging: Path,
                  output_dir: Path, log: Callable[[str], None],
-                 extra: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+                 extra: dict[str, Any] | None = None, warm: WarmKernels | None = None) -> list[dict[str, Any]]:
     """Execute the notebooks, ``opts.jobs`` at a time; reports come back in run order.
 
     ``extra``: run-made parameters (``compare_dir``), passed to the notebooks that declare them.
+    ``warm``: kernels started ahead for ``sources`` (inside its :class:`_JupyterPath`); without it each
+    notebook starts its own kernel.
     """
 
     def one(source: Path) -> dict[str, Any]:
@@ -166,8 +179,9 @@ def _execute_all(opts: RunOptions, sources: list[Path], declared: dict[str, set[
         params = {k: v for k, v in params.items() if k in declared[source.stem]}
         executed = staging / source.name
         incomplete = None
+        kernel = warm.take(source) if warm is not None else None
         try:
-            execute_notebook(_in_language(source, opts.settings.lang, staging), executed, params)
+            execute_notebook(_in_language(source, opts.settings.lang, staging), executed, params, kernel=kernel)
         except AnalysisIncomplete as exc:
             incomplete = exc.message
             mark_incomplete(executed, incomplete, opts.settings.lang)
@@ -175,10 +189,15 @@ def _execute_all(opts: RunOptions, sources: list[Path], declared: dict[str, set[
         except (UserError, NotebookFailed):
             _keep_failed(output_dir, opts.run_name, executed)
             raise
+        finally:
+            if kernel is not None:
+                warm.release()  # type: ignore[union-attr]
         return {"notebook": source.stem, "html": f"{source.stem}.html", "title": "",
                 "seconds": round(time.time() - tick, 1), "incomplete": incomplete}
 
-    with _JupyterPath():
+    with ExitStack() as stack:
+        if warm is None:
+            stack.enter_context(_JupyterPath())
         bar = _progress([s.stem for s in sources])
         done: list[dict[str, Any]] = []
         with ThreadPoolExecutor(max_workers=max(1, opts.jobs)) as pool:
