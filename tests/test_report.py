@@ -247,3 +247,63 @@ def test_index_pages_speak_the_runs_language():
     assert "@font-face" in page and external_resources(page) == []  # the Chinese glyphs travel with the page
     english = run_section({**meta, "parameters": {"lang": "en"}})
     assert ">Reports<" in english and "报告" not in english
+
+
+def test_notebook_imports_and_the_warm_up_code_bind_no_name(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("import json, os.path as osp\nfrom collections import abc, OrderedDict"),
+                nbformat.v4.new_code_cell("%matplotlib inline"),  # a magic does not parse: skipped
+                nbformat.v4.new_code_cell("from . import x\nimport json")]
+    nbformat.write(nb, tmp_path / "n.ipynb")
+    from clm_utils.report.execute import notebook_imports, warm_up_code
+
+    assert notebook_imports(tmp_path / "n.ipynb") == ["json", "os.path", "collections", "collections.abc",
+                                                      "collections.OrderedDict"]
+    namespace: dict[str, object] = {}
+    exec(warm_up_code(["json", "collections.OrderedDict", "no_such_module_anywhere"]), namespace)  # noqa: S102
+    assert set(namespace) == {"__builtins__"}
+    assert "json" in sys.modules
+
+
+@pytest.mark.slow  # starts two kernels (a few seconds)
+def test_a_warm_kernel_runs_a_notebook_as_a_fresh_one_would(tmp_path):
+    """Same outputs, same execution counts, no name left by the warm-up; the kernel is gone afterwards."""
+    from clm_utils.report.execute import WarmKernels, _JupyterPath, execute_notebook
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("import json\nprint(sorted(k for k in dir() if not k.startswith('_')))"),
+                nbformat.v4.new_code_cell("json.dumps({'x': x})")]
+    source = tmp_path / "n.ipynb"
+    nbformat.write(nb, source)
+    with _JupyterPath(), WarmKernels([source], live=1) as warm:
+        km = warm.take(source)
+        assert km is not None and "json" in notebook_modules(km)
+        execute_notebook(source, tmp_path / "warm.ipynb", {"x": 2}, kernel=km)
+        warm.release()
+        assert not km.has_kernel
+        execute_notebook(source, tmp_path / "fresh.ipynb", {"x": 2})
+
+    def outputs(path):
+        cells = nbformat.read(path, as_version=4).cells
+        return [(c.execution_count, [o.get("text") or o.get("data", {}).get("text/plain") for o in c.outputs])
+                for c in cells if c.cell_type == "code"]
+
+    assert outputs(tmp_path / "warm.ipynb") == outputs(tmp_path / "fresh.ipynb")
+    assert outputs(tmp_path / "warm.ipynb")[-1] == (4, ["'{\"x\": 2}'"])
+
+
+def notebook_modules(km) -> str:
+    """The modules a running kernel has loaded (asked through a client of its own)."""
+    from jupyter_client.blocking import BlockingKernelClient
+
+    kc = BlockingKernelClient()
+    kc.load_connection_info(km.get_connection_info())
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=60)
+        reply = kc.execute_interactive("", silent=True, store_history=False, timeout=60,  # binds no name
+                                       user_expressions={"m": "' '.join(sorted(__import__('sys').modules))"})
+        return reply["content"]["user_expressions"]["m"]["data"]["text/plain"]
+    finally:
+        kc.stop_channels()
