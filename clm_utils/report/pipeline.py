@@ -13,6 +13,7 @@ import platform
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -39,13 +40,15 @@ from clm_utils.report.index import (
     write_top_index,
 )
 from clm_utils.report.options import RunOptions
-from clm_utils.report.render import _title, cjk_font_css, render_html
+from clm_utils.report.render import _title, add_head, cjk_font_css, render_page
 
 #: Parameters every notebook declares: the run's folder, and overrides of the settings when run alone.
 COMMON_PARAMETERS = ("settings", "run_dir")
 #: Kernels warmed beyond those running (:class:`~clm_utils.report.execute.WarmKernels`): each holds a few
 #: hundred MB, so one ahead (three alive with two jobs) covers the stage and keeps memory modest.
 KERNELS_AHEAD = 1
+#: Stands for the footer in a page rendered before the run has finished (the footer names the finishing time).
+FOOTER_MARK = "@@clm-run-footer@@"
 #: Columns of the hand-off file, in order (see docs/design.md, "Hand-off files").
 SCORECARD_FILE = "customer_scorecard"
 
@@ -114,12 +117,17 @@ def run(opts: RunOptions, log: Callable[[str], None] | None = None) -> Path:
         extra = {"compare_dir": str(compare_dir)} if compare_dir else {}
         timings["comparison analysis"] = round(time.time() - tick, 1)
         # --- end periodic reports ---
-        tick = time.time()
-        write_scorecard(result, staging, previous)
-        timings["scorecard"] = round(time.time() - tick, 1)
-        # 2. the notebooks, in parallel: they only read the analysis
-        reports = _execute_all(opts, sources, declared, staging, output_dir, log, extra, warm)
+        # the hand-off file and the glossary page are written beside the notebooks (this process waits for them)
+        background = kernels.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="clm-run"))
+        scorecard = background.submit(write_scorecard, result, staging, previous)
+        glossary = background.submit(_glossary_page, opts.settings.lang)
+        # 2. the notebooks, in parallel: they only read the analysis; each is rendered as soon as it has run
+        #    (the footer and the font styles, which need the whole run, are filled in below)
+        nav = " · ".join(f'<a href="{s.stem}.html">{html.escape(s.stem)}</a>' for s in sources)
+        reports = _execute_all(opts, sources, declared, staging, output_dir, log, extra, warm,
+                               nav=f'<a href="index.html">Index</a> · {nav}')
         kernels.close()
+        scorecard.result()
         for rep in reports:
             timings[rep["notebook"]] = rep["seconds"]
         # 3. HTML and the index
@@ -132,18 +140,15 @@ def run(opts: RunOptions, log: Callable[[str], None] | None = None) -> Path:
                   f"{meta['finished']}.")
         import nbformat
 
-        nav = " · ".join(f'<a href="{r["notebook"]}.html">{html.escape(r["notebook"])}</a>' for r in reports)
         books = {source.name: nbformat.read(staging / source.name, as_version=4) for source in sources}
         head = cjk_font_css(json.dumps(nb, ensure_ascii=False) for nb in books.values())
         for rep, source in zip(reports, sources):
             rep["title"] = _title(books[source.name]) or source.stem
-            render_html(staging / source.name, staging / rep["html"], show_code=opts.show_code,
-                        nav=f'<a href="index.html">Index</a> · {nav}', footer=footer, head=head)
+            page = add_head(rep.pop("page").replace(FOOTER_MARK, footer, 1), head)
+            (staging / rep["html"]).write_text(page, encoding="utf-8")
         timings["render"] = round(time.time() - tick, 1)
         shutil.rmtree(staging / "_sources", ignore_errors=True)
-        from clm_utils.glossary import glossary_page_html
-
-        (staging / "glossary.html").write_text(glossary_page_html(opts.settings.lang), encoding="utf-8")
+        (staging / "glossary.html").write_text(glossary.result(), encoding="utf-8")
         meta["files"] = sorted(p.name for p in staging.iterdir() if p.suffix in (".csv", ".parquet", ".xlsx"))
         meta["timings"] = timings
         meta["seconds"] = round(time.time() - started, 1)
@@ -161,14 +166,22 @@ def run(opts: RunOptions, log: Callable[[str], None] | None = None) -> Path:
     return write_top_index(output_dir, run_name)
 
 
+def _glossary_page(lang: str) -> str:
+    from clm_utils.glossary import glossary_page_html
+
+    return glossary_page_html(lang)
+
+
 def _execute_all(opts: RunOptions, sources: list[Path], declared: dict[str, set[str]], staging: Path,
                  output_dir: Path, log: Callable[[str], None],
-                 extra: dict[str, Any] | None = None, warm: WarmKernels | None = None) -> list[dict[str, Any]]:
-    """Execute the notebooks, ``opts.jobs`` at a time; reports come back in run order.
+                 extra: dict[str, Any] | None = None, warm: WarmKernels | None = None,
+                 nav: str = "") -> list[dict[str, Any]]:
+    """Execute the notebooks, ``opts.jobs`` at a time, and render each; reports come back in run order.
 
     ``extra``: run-made parameters (``compare_dir``), passed to the notebooks that declare them.
     ``warm``: kernels started ahead for ``sources`` (inside its :class:`_JupyterPath`); without it each
-    notebook starts its own kernel.
+    notebook starts its own kernel.  Each report carries its HTML ``page`` with :data:`FOOTER_MARK` where the
+    footer goes and without the run's font styles; ``seconds`` is the time to execute it.
     """
 
     def one(source: Path) -> dict[str, Any]:
@@ -192,8 +205,13 @@ def _execute_all(opts: RunOptions, sources: list[Path], declared: dict[str, set[
         finally:
             if kernel is not None:
                 warm.release()  # type: ignore[union-attr]
-        return {"notebook": source.stem, "html": f"{source.stem}.html", "title": "",
-                "seconds": round(time.time() - tick, 1), "incomplete": incomplete}
+        seconds = round(time.time() - tick, 1)
+        with render_lock:  # nbconvert holds the GIL: one page at a time, while the other kernels compute
+            page = render_page(executed, show_code=opts.show_code, nav=nav, footer=FOOTER_MARK)
+        return {"notebook": source.stem, "html": f"{source.stem}.html", "title": "", "seconds": seconds,
+                "incomplete": incomplete, "page": page}
+
+    render_lock = threading.Lock()
 
     with ExitStack() as stack:
         if warm is None:
