@@ -296,6 +296,22 @@ def test_profiles_grid_and_recommendations(cdnow_sample):
     assert grid["value_index"].idxmin() == prof["monetary"].idxmin()
 
 
+def test_grid_axis_left_empty_by_the_screen_uses_the_indicators_before_it(cdnow_sample):
+    # The screen before the factor analysis can drop every risk indicator (low MSA); averaging
+    # their z-scores is still meaningful, so the risk axis takes them from before the screen.
+    s = summarize(cdnow_sample)
+    pf = cl.prepare_features(cl.behaviour_features(s, cdnow_sample))
+    lab = cl.fit_kmeans(pf.X, 3, seed=1, n_init=3)
+    screened = cl.prepare_features(pf.raw[[c for c in pf.raw.columns if c not in cl.RISK_FEATURES]])
+    with pytest.raises(ModelError, match="risk indicator"):
+        cl.value_risk_grid(lab, None, screened)
+    grid = cl.value_risk_grid(lab, None, screened, indicators=pf)
+    risk = [c for c in cl.RISK_FEATURES if c in pf.X.columns]
+    assert grid["risk_source"].iloc[0] == "indicators before the screen " + ", ".join(risk)
+    expected = pf.X[risk].mean(axis=1).groupby(lab).mean()  # by hand: mean z-score per cluster
+    np.testing.assert_allclose(grid["risk_index"].to_numpy(), expected.reindex(grid.index).to_numpy())
+
+
 def test_select_indicators_drops_a_pair_that_shares_nothing_with_the_factor():
     from clm_utils.cluster import kmo, select_indicators
 

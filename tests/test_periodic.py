@@ -221,6 +221,32 @@ def test_stage_check_projection_is_the_earlier_matrix_applied_to_the_earlier_mix
     np.testing.assert_allclose(obs.sum(axis=1)[rows > 0], 1.0)
 
 
+@pytest.mark.slow  # shares the module's two as-of analyses
+def test_stage_check_on_a_customer_sample_stays_within_sampling_error(change, runs):
+    # Large bases: the transitions are counted on one seeded sample of customers (both dates).
+    # The sampled rates must agree with the full ones within a binomial 4-sigma band, and say so.
+    from clm_utils.periodic.compare import stage_check
+
+    before, after = runs
+    full = change.stage_check()
+    n_all = after.transactions["customer_id"].nunique()
+    limit = n_all // 3
+    part = stage_check(before.transactions, after.transactions, D1, D2, after.settings.stage_params(),
+                       seed=1, sample_above=limit)
+    assert f"sample of {limit:,} of {n_all:,} customers" in part.note
+    assert full.note == "" or "sample" not in full.note
+    frac = part.rates["customers_from"].sum() / full.rates["customers_from"].sum()
+    assert 0.25 < frac < 0.42  # about a third of the customers known at the earlier date
+    rows = (full.rates["customers_from"] >= 30).to_numpy()
+    p = full.rates["observed"].to_numpy()[rows]
+    q = part.rates["observed"].to_numpy()[rows]
+    n = part.rates["customers_from"].to_numpy()[rows].clip(min=1)
+    fpc = 1 - n / full.rates["customers_from"].to_numpy()[rows]  # sampling without replacement
+    sd = np.sqrt(np.maximum(p * (1 - p), 1 / n) / n * fpc)  # floor: a rate of 0 can be 1/n in a sample
+    assert (np.abs(q - p) <= 4 * sd).all(), np.c_[p, q, n, sd]
+    assert not part.rates.equals(full.rates)  # it really is another set of customers
+
+
 # ------------------------------------------------------------------ forecast check
 @pytest.mark.slow  # two as-of analyses of the CDNOW sample (about 40 s, shared by the module)
 def test_forecast_check_actuals_match_the_transactions(change, raw):

@@ -235,7 +235,8 @@ def _value(settings: Settings, calibration: pd.DataFrame, summary: pd.DataFrame,
     out["serve"] = serve_cost
     if vm.spend_model is not None and len(summary) > MAX_CUSTOMER_INTERVALS:
         notes.append(f"Per-customer CLV intervals are left out above {MAX_CUSTOMER_INTERVALS:,} customers "
-                     f"({len(summary):,} here); the total and segment intervals are computed.")
+                     f"({len(summary):,} here: n_draws × customers values); the total and segment intervals "
+                     "are given.")
     elif vm.spend_model is not None and intervals:
         try:
             ci = clv.customer_clv_interval(model, vm.spend_model, summary, horizon=settings.horizon,
@@ -263,6 +264,30 @@ def _value(settings: Settings, calibration: pd.DataFrame, summary: pd.DataFrame,
     return out
 
 
+#: Above MAX_CUSTOMER_INTERVALS customers the total and segment CLV intervals evaluate the parameter
+#: draws on a stratified sample of this many customers (see :func:`interval_sample`).
+INTERVAL_SAMPLE = 30_000
+#: ... with at least this many customers of every segment (all of a smaller segment).
+INTERVAL_SEGMENT_MIN = 1_000
+
+
+def interval_sample(segments: pd.Series, *, size: int = INTERVAL_SAMPLE, minimum: int = INTERVAL_SEGMENT_MIN,
+                    seed: int = 0) -> np.ndarray:
+    """Sorted positions of a seeded sample of customers stratified by segment, for the CLV intervals at scale.
+
+    Each segment gets its proportional share of ``size``, but at least ``minimum`` customers (all
+    of a smaller segment), so that every segment's relative uncertainty is estimated from enough
+    customers.  Customers without a segment count as one more stratum.
+    """
+    rng = np.random.default_rng(seed)
+    codes, _ = pd.factorize(segments.astype("object"), use_na_sentinel=False)
+    counts = np.bincount(codes)
+    take = np.minimum(counts, np.maximum(np.rint(size * counts / counts.sum()).astype(np.int64), minimum))
+    picked = [np.flatnonzero(codes == k)[np.sort(rng.choice(counts[k], size=take[k], replace=False))]
+              for k in range(len(counts)) if take[k]]
+    return np.sort(np.concatenate(picked)).astype(np.int64)
+
+
 def _segment_interval(settings: Settings, value: dict[str, Any], summary: pd.DataFrame, customers: pd.DataFrame,
                       notes: list[str]) -> pd.DataFrame | None:
     """Total and per-segment CLV with an interval that carries the parameter uncertainty of both models."""
@@ -271,11 +296,12 @@ def _segment_interval(settings: Settings, value: dict[str, Any], summary: pd.Dat
     objects = value["objects"]
     if not objects or objects.get("spend_model") is None or "segment" not in customers:
         return None
-    if len(summary) > MAX_CUSTOMER_INTERVALS:  # n_draws x customers values: memory and minutes at scale
-        notes.append(f"CLV intervals are left out above {MAX_CUSTOMER_INTERVALS:,} customers ({len(summary):,} here).")
-        return None
+    segments = customers["segment"].reindex(summary.index)
+    pos = interval_sample(segments, seed=settings.seed) if len(summary) > MAX_CUSTOMER_INTERVALS else None
     try:
-        table = clv.clv_interval(objects["model"], objects["spend_model"], summary, segments=customers["segment"],
+        table = clv.clv_interval(objects["model"], objects["spend_model"],
+                                 summary if pos is None else summary.iloc[pos],
+                                 segments=segments if pos is None else segments.iloc[pos],
                                  horizon=settings.horizon, discount_rate=settings.discount_rate,
                                  time_unit=settings.time_unit, margin=value["meta"]["margin"],
                                  n_draws=settings.n_draws, seed=settings.seed)
@@ -283,6 +309,21 @@ def _segment_interval(settings: Settings, value: dict[str, Any], summary: pd.Dat
         notes.append(f"No interval on the total CLV: {exc.message}")
         return None
     table.attrs = {}
+    if pos is not None:  # the sample's relative uncertainty, applied to every customer's point estimate
+        point = (value["table"]["clv"] + value["serve"]).reindex(summary.index)
+        full = pd.concat([pd.Series({"total": float(point.sum())}),
+                          point.groupby(segments.astype("object"), observed=True).sum()])
+        counts = pd.concat([pd.Series({"total": len(summary)}), segments.astype("object").value_counts()])
+        ratio = full.reindex(table.index) / table["clv_total"].where(table["clv_total"] != 0)
+        for col in ("clv_total", "clv_total_lower", "clv_total_upper", "clv_total_sd"):
+            table[col] = table[col] * ratio.fillna(1.0)
+        table["customers"] = counts.reindex(table.index).fillna(0).astype("int64")
+        for col in ("clv_mean", "clv_mean_lower", "clv_mean_upper"):
+            table[col] = table[col.replace("mean", "total")] / table["customers"].where(table["customers"] > 0, 1)
+        notes.append(f"CLV intervals: the {settings.n_draws:,} parameter draws are evaluated on a seeded sample of "
+                     f"{len(pos):,} of {len(summary):,} customers (at least {INTERVAL_SEGMENT_MIN:,} per segment; "
+                     f"seed {settings.seed}), and each interval is that sample's relative uncertainty around the "
+                     "estimate over every customer.")
     if value["meta"].get("cost_per_order"):  # profit-based CLV: the cost to serve of the expected purchases
         serve = value["serve"].reindex(summary.index)
         by = serve.groupby(customers["segment"].reindex(summary.index).astype("object"), observed=True).sum()

@@ -17,7 +17,8 @@ __all__ = ["QUADRANT_ACTIONS", "grid_recommendations", "plot_value_risk_grid", "
 
 
 def value_risk_grid(labels: pd.Series, factors: FactorResult | None = None,
-                    prepared: PreparedFeatures | None = None, names: pd.Series | None = None) -> pd.DataFrame:
+                    prepared: PreparedFeatures | None = None, names: pd.Series | None = None,
+                    indicators: PreparedFeatures | None = None) -> pd.DataFrame:
     """Place clusters on a value x risk grid (the reading of Meng & Shao's factor-then-cluster).
 
     With ``factors``: value index = variance-weighted mean of the *value* factors' scores, risk
@@ -25,7 +26,10 @@ def value_risk_grid(labels: pd.Series, factors: FactorResult | None = None,
     value / more risk).  When the factor solution has no value or no risk factor, or without
     ``factors``, that axis falls back to the mean z-score of the value (:data:`VALUE_FEATURES`) or
     risk (:data:`RISK_FEATURES`) indicators in ``prepared``.  Both indices are averaged per
-    cluster; quadrants are read against 0 (the customer-base average).
+    cluster; quadrants are read against 0 (the customer-base average).  When the screen before
+    the factor analysis left no indicator of a kind in ``prepared`` (a low MSA or a collinear partner
+    says nothing against averaging its z-scores), that axis uses those of ``indicators`` (the
+    standardised indicators before the screen), and its source says so.
 
     Returns
     -------
@@ -45,6 +49,11 @@ def value_risk_grid(labels: pd.Series, factors: FactorResult | None = None,
                              hint="pass prepared=... (the standardised indicators)")
         X = prepared.X.reindex(labels.index)
         cols = [c for c in X.columns if c in feats]
+        if not cols and indicators is not None:
+            X = indicators.X.reindex(labels.index)
+            cols = [c for c in X.columns if c in feats]
+            if cols:
+                return X[cols].mean(axis=1), "indicators before the screen " + ", ".join(cols)
         if not cols:
             raise ModelError(f"the value x risk grid needs at least one {kind} indicator, and none is left after "
                              "dropping constant and collinear indicators on these data",
@@ -133,9 +142,12 @@ class FactorClusters:
 
 def factor_clusters(factors: FactorResult, prepared: PreparedFeatures, revenue: pd.Series,
                     k_range: Sequence[int] = range(3, 9), k: int | None = None, seed: int = config.DEFAULT_SEED,
-                    n_init: int = 4, silhouette_sample: int = 3000) -> FactorClusters:
+                    n_init: int = 4, silhouette_sample: int = 3000,
+                   indicators: PreparedFeatures | None = None) -> FactorClusters:
     """Cluster the factor scores (k by the silhouette rule unless given), name the clusters from the
-    indicators, and place them on the value x risk grid with their revenue share."""
+    indicators, and place them on the value x risk grid with their revenue share (``indicators``:
+    the standardised indicators before the screen, for an axis the screen left empty; see
+    :func:`value_risk_grid`)."""
     from clm_utils.cluster.kmeans import choose_k, fit_kmeans, pick_k
     from clm_utils.cluster.profiles import (
         cluster_profiles,
@@ -148,6 +160,6 @@ def factor_clusters(factors: FactorResult, prepared: PreparedFeatures, revenue: 
     k_used = int(k) if k is not None else pick_k(criteria)
     labels = fit_kmeans(factors.scores, k_used, seed=seed)
     names = name_clusters(cluster_zscores(prepared, labels))
-    grid = value_risk_grid(labels, factors, prepared, names)
+    grid = value_risk_grid(labels, factors, prepared, names, indicators=indicators)
     grid["revenue_share"] = cluster_profiles(prepared, labels, revenue)["revenue_share"]
     return FactorClusters(criteria=criteria, k=k_used, labels=labels, names=names, grid=grid)
