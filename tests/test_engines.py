@@ -403,3 +403,29 @@ def test_cli_summarize(tmp_path, synthetic, capsys):
                  "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 3 and "Traceback" not in err
+
+
+@pytest.mark.slow  # two analyses of the CDNOW sample
+def test_analysis_stage_summarises_large_inputs_on_duckdb_with_the_same_labels(tmp_path, monkeypatch):
+    # Input files above the auto threshold are summarised by DuckDB in the shared stage; every
+    # label and number of the customer table must be those of the pandas path.
+    from clm_utils import analysis, engines
+    from clm_utils.settings import Settings
+
+    settings = Settings.from_mapping({"data_path": str(config.CDNOW_SAMPLE), "as_of": "1998-06-30",
+                                      "calibration_end": "1997-09-30", "zero": "keep", "duplicates": "keep"})
+    monkeypatch.setenv("CLM_CACHE_DIR", str(tmp_path / "pandas"))
+    ref = analysis.load(settings)
+    monkeypatch.setenv("CLM_CACHE_DIR", str(tmp_path / "duckdb"))
+    monkeypatch.setattr(engines, "AUTO_THRESHOLD_BYTES", 0)
+    run = analysis.load(settings)
+    assert any("duckdb engine" in n for n in run.notes) and not any("duckdb engine" in n for n in ref.notes)
+    a, b = ref.customers, run.customers
+    assert a.index.tolist() == b.index.tolist() and list(a.columns) == list(b.columns)
+    fitted = ("p_alive", "expected_purchases", "clv", "clv_lower", "clv_upper")  # iterative fits: optimizer tolerance
+    for col in a.columns:
+        if pd.api.types.is_float_dtype(a[col]):
+            tol = 1e-6 if col in fitted else 1e-9
+            np.testing.assert_allclose(b[col].to_numpy(), a[col].to_numpy(), rtol=tol, atol=1e-9, err_msg=col)
+        else:
+            assert a[col].astype(str).tolist() == b[col].astype(str).tolist(), col

@@ -67,7 +67,7 @@ def build(settings: Settings, target: Path, log: Callable[[str], None] | None = 
         Bad data or settings (the run stops with one line).
     """
     from clm_utils.data import load_input
-    from clm_utils.summary import calibration_holdout, resolve_dates, summarize
+    from clm_utils.summary import resolve_dates
 
     log = log or (lambda _msg: None)
     staging = artifacts.staging_folder(target)
@@ -87,8 +87,7 @@ def build(settings: Settings, target: Path, log: Callable[[str], None] | None = 
         transactions, quality = load_input(settings.data_path, settings.columns, settings.date_format,
                                            observation_end=settings.as_of, **settings.load_options())
         cal_end, obs = resolve_dates(transactions, settings.as_of, settings.calibration_end)
-        summary = summarize(transactions, obs, settings.time_unit)
-        calibration = calibration_holdout(transactions, cal_end, obs, settings.time_unit)
+        summary, calibration = _summaries(settings, transactions, cal_end, obs, notes)
         lap("load and summarise")
 
         customers = summary.rename(columns={"total_amount": "revenue"})
@@ -262,6 +261,44 @@ def _value(settings: Settings, calibration: pd.DataFrame, summary: pd.DataFrame,
                      "discounted; its intervals carry the models' uncertainty of the margin part and are shifted "
                      "by the cost to serve at the fitted parameters.")
     return out
+
+
+def _summaries(settings: Settings, transactions: pd.DataFrame, cal_end: pd.Timestamp, obs: pd.Timestamp,
+               notes: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The customer summary and the calibration / holdout split.
+
+    Input files above :data:`clm_utils.engines.AUTO_THRESHOLD_BYTES` are summarised by DuckDB
+    straight over the files (:func:`clm_utils.engines.summarize_files`: the same cleaning policies,
+    the same numbers to 1e-9, tested); smaller inputs, and anything the SQL engines refuse (order
+    lines merged into orders, Excel, ...), by pandas from the loaded transactions.
+    """
+    from clm_utils.errors import DataError, ParameterError
+    from clm_utils.summary import calibration_holdout, summarize
+
+    engine = "pandas"
+    if settings.data_path:
+        from clm_utils.engines import choose_engine
+
+        try:
+            engine = choose_engine(settings.data_path, "auto")
+        except (DataError, ParameterError, OSError):
+            engine = "pandas"
+    if engine != "pandas":
+        from clm_utils.engines import summarize_files
+
+        opts = {k: v for k, v in settings.load_options().items() if k not in ("sheet",)}
+        common = dict(as_of=obs, time_unit=settings.time_unit, engine=engine, columns=settings.columns,
+                      date_format=settings.date_format, **opts)
+        try:
+            summary, _ = summarize_files(settings.data_path, **common)
+            calibration, _ = summarize_files(settings.data_path, calibration_end=cal_end, **common)
+        except (DataError, ParameterError) as exc:
+            notes.append(f"The {engine} engine could not summarise this input ({exc.message}); pandas did.")
+        else:
+            notes.append(f"Customer summary computed by the {engine} engine straight over the input files.")
+            return summary, calibration
+    return (summarize(transactions, obs, settings.time_unit),
+            calibration_holdout(transactions, cal_end, obs, settings.time_unit))
 
 
 #: Above MAX_CUSTOMER_INTERVALS customers the total and segment CLV intervals evaluate the parameter
