@@ -429,3 +429,14 @@ def test_analysis_stage_summarises_large_inputs_on_duckdb_with_the_same_labels(t
             np.testing.assert_allclose(b[col].to_numpy(), a[col].to_numpy(), rtol=tol, atol=1e-9, err_msg=col)
         else:
             assert a[col].astype(str).tolist() == b[col].astype(str).tolist(), col
+
+
+def test_auto_picks_duckdb_by_parquet_rows_as_well_as_by_size(tmp_path, monkeypatch):
+    from clm_utils import engines
+
+    path = tmp_path / "t.parquet"
+    pd.DataFrame({"customer_id": ["a"] * 30, "date": ["2024-01-01"] * 30, "amount": [1.0] * 30}).to_parquet(path)
+    monkeypatch.setattr(engines, "AUTO_THRESHOLD_ROWS", 29)
+    assert engines.choose_engine(path) == "duckdb"
+    monkeypatch.setattr(engines, "AUTO_THRESHOLD_ROWS", 30)
+    assert engines.choose_engine(path) == "pandas"

@@ -14,8 +14,8 @@ same data-quality counts and the same numbers (to floating-point rounding):
     the same queries in Spark SQL, for data on a cluster (``local[*]`` on a laptop).
     ``pip install "clm-lab[spark]"`` and Java 17.
 ``auto``
-    pandas when the input files total at most :data:`AUTO_THRESHOLD_BYTES` on disk, DuckDB
-    above (pandas when DuckDB is not installed).
+    pandas when the input files total at most :data:`AUTO_THRESHOLD_BYTES` on disk and at most
+    :data:`AUTO_THRESHOLD_ROWS` Parquet rows, DuckDB above (pandas when DuckDB is not installed).
 
 See ``docs/scaling.md`` for measured speeds and the ``spark-submit`` command.
 """
@@ -40,19 +40,36 @@ from clm_utils.engines._common import (
 from clm_utils.engines._source import Source, expand_paths, resolve_source
 from clm_utils.errors import ParameterError
 
-#: ``auto`` uses pandas up to this total input size on disk (about 2-5 million rows of CSV,
-#: 5 million of Parquet; pandas then needs 1-2 GB), DuckDB above it.
+#: ``auto`` uses pandas up to this total input size on disk (about 2-5 million rows of CSV;
+#: pandas then needs 1-2 GB), DuckDB above it.
 AUTO_THRESHOLD_BYTES = 100 * 1024**2
+#: ... and, for Parquet (compressed: 10M rows can take under 100 MB), up to this many rows (read
+#: from the files' footers).  At 10M rows pandas took 18 s and DuckDB 3.5 s (docs/scaling.md).
+AUTO_THRESHOLD_ROWS = 2_000_000
 ENGINES = ("auto", "pandas", "duckdb", "spark")
 
 __all__ = [
-    "AUTO_THRESHOLD_BYTES", "ENGINES", "HOLDOUT_COLUMNS", "SUMMARY_COLUMNS", "Source", "choose_engine",
+    "AUTO_THRESHOLD_BYTES", "AUTO_THRESHOLD_ROWS", "ENGINES", "HOLDOUT_COLUMNS", "SUMMARY_COLUMNS", "Source", "choose_engine",
     "resolve_source", "summarize_files",
 ]
 
 
 def _installed(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
+
+
+def _parquet_rows(files: list[Path]) -> int:
+    """Rows of the Parquet files among ``files`` (from their footers; unreadable files count 0)."""
+    import pyarrow.parquet as pq
+
+    total = 0
+    for f in files:
+        if f.suffix.lower() in (".parquet", ".pq"):
+            try:
+                total += pq.ParquetFile(f).metadata.num_rows
+            except Exception:  # noqa: BLE001 - a damaged file is reported by the reader itself
+                continue
+    return total
 
 
 def choose_engine(paths: Any, engine: str = "auto") -> str:
@@ -62,7 +79,8 @@ def choose_engine(paths: Any, engine: str = "auto") -> str:
     if engine == "auto":
         files, _ = expand_paths(paths)
         size = sum(f.stat().st_size for f in files)
-        return "duckdb" if size > AUTO_THRESHOLD_BYTES and _installed("duckdb") else "pandas"
+        large = size > AUTO_THRESHOLD_BYTES or _parquet_rows(files) > AUTO_THRESHOLD_ROWS
+        return "duckdb" if large and _installed("duckdb") else "pandas"
     module = {"duckdb": "duckdb", "spark": "pyspark"}.get(engine)
     if module and not _installed(module):
         raise ParameterError(f"the {engine} engine needs the {module} package", parameter="engine",
