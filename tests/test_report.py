@@ -280,9 +280,14 @@ def test_a_warm_kernel_runs_a_notebook_as_a_fresh_one_would(tmp_path):
         km = warm.take(source)
         assert km is not None and "json" in notebook_modules(km)
         execute_notebook(source, tmp_path / "warm.ipynb", {"x": 2}, kernel=km)
-        warm.release()
-        assert not km.has_kernel
+        assert not km.has_kernel  # papermill killed it
+        warm.release(km)
         execute_notebook(source, tmp_path / "fresh.ipynb", {"x": 2})
+    with _JupyterPath(), WarmKernels([source], live=1) as warm:  # a notebook that never reached its kernel
+        km = warm.take(source)
+        assert km.has_kernel
+        warm.release(km)
+        assert not km.has_kernel
 
     def outputs(path):
         cells = nbformat.read(path, as_version=4).cells

@@ -202,9 +202,20 @@ class WarmKernels:
         future = self._futures.pop(Path(notebook), None)
         return None if future is None else future.result()
 
-    def release(self) -> None:
-        """A taken kernel is gone: the next one may start."""
-        self._slots.release()
+    def release(self, km: Any = None) -> None:
+        """The notebook is done with the taken kernel ``km`` (killed here if it still runs, e.g. when the
+        notebook failed before papermill took it): the next one may start."""
+        try:
+            if km is not None and km.has_kernel:
+                import asyncio
+
+                loop = asyncio.new_event_loop()
+                try:
+                    loop.run_until_complete(km.shutdown_kernel(now=True))
+                finally:
+                    loop.close()
+        finally:
+            self._slots.release()
 
     def close(self) -> None:
         """Stop warming and kill every kernel no notebook took."""

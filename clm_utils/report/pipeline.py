@@ -204,7 +204,7 @@ def _execute_all(opts: RunOptions, sources: list[Path], declared: dict[str, set[
             raise
         finally:
             if kernel is not None:
-                warm.release()  # type: ignore[union-attr]
+                warm.release(kernel)  # type: ignore[union-attr]
         seconds = round(time.time() - tick, 1)
         with render_lock:  # nbconvert holds the GIL: one page at a time, while the other kernels compute
             page = render_page(executed, show_code=opts.show_code, nav=nav, footer=FOOTER_MARK)
