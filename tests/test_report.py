@@ -312,3 +312,15 @@ def notebook_modules(km) -> str:
         return reply["content"]["user_expressions"]["m"]["data"]["text/plain"]
     finally:
         kc.stop_channels()
+
+
+def test_notebooks_run_fewer_at_a_time_when_their_kernels_would_not_fit_in_memory():
+    from clm_utils.report.pipeline import KERNEL_BYTES_PER_CUSTOMER, jobs_for_memory
+
+    gb = 1024**3
+    assert jobs_for_memory(2, 23_570, available=10 * gb) == 2  # CDNOW: as asked
+    per = 3_400_000 * KERNEL_BYTES_PER_CUSTOMER
+    assert jobs_for_memory(2, 3_400_000, available=1.5 * per) == 1  # 10M rows: one at a time
+    assert jobs_for_memory(3, 3_400_000, available=2.5 * per) == 2
+    assert jobs_for_memory(2, 50_000_000, available=1 * gb) == 1  # never below one
+    assert jobs_for_memory(2, 1000) >= 1  # this machine's own memory

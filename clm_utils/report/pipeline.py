@@ -124,8 +124,12 @@ def run(opts: RunOptions, log: Callable[[str], None] | None = None) -> Path:
         # 2. the notebooks, in parallel: they only read the analysis; each is rendered as soon as it has run
         #    (the footer and the font styles, which need the whole run, are filled in below)
         nav = " · ".join(f'<a href="{s.stem}.html">{html.escape(s.stem)}</a>' for s in sources)
+        jobs = jobs_for_memory(opts.jobs, int(result.manifest.get("customers", 0)))
+        if jobs < opts.jobs:
+            log(f"{result.manifest.get('customers', 0):,} customers: notebooks run {jobs} at a time "
+                "(each kernel holds the analysis in memory)")
         reports = _execute_all(opts, sources, declared, staging, output_dir, log, extra, warm,
-                               nav=f'<a href="index.html">Index</a> · {nav}')
+                               nav=f'<a href="index.html">Index</a> · {nav}', jobs=jobs)
         kernels.close()
         scorecard.result()
         for rep in reports:
@@ -172,10 +176,33 @@ def _glossary_page(lang: str) -> str:
     return glossary_page_html(lang)
 
 
+#: Memory a notebook kernel may need per customer of the base (07 holds two analyses: 12.5 GB at
+#: 3.4M customers, ~3.7 KB each; the other notebooks 1.2-1.5 KB each).
+KERNEL_BYTES_PER_CUSTOMER = 4_000
+
+
+def jobs_for_memory(jobs: int, customers: int, available: float | None = None) -> int:
+    """How many notebooks may run at once: ``jobs``, fewer when their kernels would not fit in memory.
+
+    ``available``: bytes free for the kernels (default: 80% of the machine's RAM less this
+    process's resident memory).  Never below one.
+    """
+    if available is None:
+        try:
+            total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+            with open("/proc/self/statm") as fh:
+                resident = int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, ValueError):
+            return max(1, jobs)
+        available = 0.8 * total - resident
+    need = max(1, customers) * KERNEL_BYTES_PER_CUSTOMER
+    return max(1, min(jobs, int(available // need)))
+
+
 def _execute_all(opts: RunOptions, sources: list[Path], declared: dict[str, set[str]], staging: Path,
                  output_dir: Path, log: Callable[[str], None],
                  extra: dict[str, Any] | None = None, warm: WarmKernels | None = None,
-                 nav: str = "") -> list[dict[str, Any]]:
+                 nav: str = "", jobs: int | None = None) -> list[dict[str, Any]]:
     """Execute the notebooks, ``opts.jobs`` at a time, and render each; reports come back in run order.
 
     ``extra``: run-made parameters (``compare_dir``), passed to the notebooks that declare them.
@@ -218,7 +245,7 @@ def _execute_all(opts: RunOptions, sources: list[Path], declared: dict[str, set[
             stack.enter_context(_JupyterPath())
         bar = _progress([s.stem for s in sources])
         done: list[dict[str, Any]] = []
-        with ThreadPoolExecutor(max_workers=max(1, opts.jobs)) as pool:
+        with ThreadPoolExecutor(max_workers=max(1, opts.jobs if jobs is None else jobs)) as pool:
             futures = [pool.submit(one, s) for s in sources]
             try:
                 for fut in futures:
