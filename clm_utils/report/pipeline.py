@@ -106,6 +106,7 @@ def run(opts: RunOptions, log: Callable[[str], None] | None = None) -> Path:
         cached = analysis.ensure(settings, log=log)
         artifacts.copy_folder(cached, staging / analysis.RUN_SUBDIR)
         result = analysis.Analysis(staging / analysis.RUN_SUBDIR)
+        _release_memory()  # the stage's frames are gone: give their memory back before the kernels start
         timings["analysis stage"] = round(time.time() - tick, 1)
         # --- periodic reports (issue 12): the comparison analysis, for 07 and the hand-off change columns ---
         from clm_utils import periodic
@@ -174,6 +175,19 @@ def _glossary_page(lang: str) -> str:
     from clm_utils.glossary import glossary_page_html
 
     return glossary_page_html(lang)
+
+
+def _release_memory() -> None:
+    """Collect garbage and hand Arrow's unused pooled memory back to the system."""
+    import gc
+
+    gc.collect()
+    try:
+        import pyarrow as pa
+
+        pa.default_memory_pool().release_unused()
+    except Exception:  # noqa: BLE001 - only an optimisation
+        pass
 
 
 #: Memory a notebook kernel may need per customer of the base (07 holds two analyses: 12.5 GB at
