@@ -248,8 +248,8 @@ class _DiscountedPurchases:
 
     For the continuous-time models (BG/NBD, MBG/NBD, Pareto/NBD) ``E[Y(t) | x, t_x, T] = P(alive | x,
     t_x, T) * E[Y(t) | alive, x, T]`` and the second factor does not depend on ``t_x``: it is taken
-    on the few unique ``(x, T)`` rows (with ``t_x = T``, or 0 when x = 0, where P(alive) is far from 0) and divided
-    by P(alive) there; P(alive) itself on the unique ``(x, t_x, T)`` rows.  Any other model is
+    on the few unique ``(x, T)`` rows at every quadrature time (the model's ``_exp_alive``), P(alive) on the
+    unique ``(x, t_x, T)`` rows.  Any other model is
     evaluated on the unique ``(x, t_x, T)`` rows at every quadrature time (slower, same result).
     """
 
@@ -270,8 +270,6 @@ class _DiscountedPurchases:
             # recency = T (0 for non-repeaters, by the BTYD convention) keeps P(alive) well away from 0
             alive_rows = pd.DataFrame({"frequency": vx, "recency": np.where(vx > 0, vT, 0.0), "T": vT})
             self.grid = alive_rows.loc[alive_rows.index.repeat(k)].reset_index(drop=True)
-            # P(alive) is needed on the customer rows and on the (x, T) rows: one call for both
-            self.both = pd.concat([self.rows, alive_rows], ignore_index=True)
         else:
             self.grid = self.rows.loc[self.rows.index.repeat(k)].reset_index(drop=True)
         self.grid_t = np.tile(self.times, len(self.grid) // k)
@@ -279,13 +277,14 @@ class _DiscountedPurchases:
     def __call__(self, model: Any) -> np.ndarray:
         """Discounted expected purchases per unique (x, t_x, T) row under ``model``'s parameters."""
         k = self.times.size
+        if self.factorised:  # P(alive) x the alive part, which does not depend on t_x: no P(alive) on the grid
+            model._check_fitted()
+            e = model._exp_alive(self.grid_t, self.grid["frequency"].to_numpy(float), self.grid["T"].to_numpy(float))
+            disc = np.asarray(e, dtype=float).reshape(-1, k) @ self.weights
+            pa = model.conditional_probability_alive(self.rows).to_numpy()
+            return pa * disc[self.inv_xT]
         e = model.conditional_expected_number_of_purchases_up_to_time(self.grid_t, self.grid).to_numpy()
-        disc = e.reshape(-1, k) @ self.weights
-        if self.factorised:
-            pa = model.conditional_probability_alive(self.both).to_numpy()
-            m = len(self.rows)
-            disc = pa[:m] * (disc / pa[m:])[self.inv_xT]
-        return disc
+        return e.reshape(-1, k) @ self.weights
 
 
 class _ExpectedSpend:
