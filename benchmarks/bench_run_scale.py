@@ -121,8 +121,10 @@ def clm_run(data: Path, out: Path, label: str, env_extra: dict[str, str]) -> dic
     manifest = out / label / "analysis" / "analysis.json"
     if manifest.exists():
         steps = {**{f"analysis: {k}": v for k, v in json.loads(manifest.read_text())["timings"].items()}, **steps}
+    incomplete = {r["notebook"]: r["incomplete"] for r in meta.get("reports", []) if r.get("incomplete")}
     # ru_maxrss of children is the largest single child seen so far: only new maxima are attributable
-    return {"wall": wall, "peak": max(peak, before) / 2**20, "peak_new": peak > before, "steps": steps}
+    return {"wall": wall, "peak": max(peak, before) / 2**20, "peak_new": peak > before, "steps": steps,
+            "reports": len(meta.get("reports", [])), "incomplete": incomplete}
 
 
 def main() -> None:
@@ -150,6 +152,9 @@ def main() -> None:
                 results.append((size_name(n), name, res))
                 print(f"  {name:24s} wall {res['wall']:7.1f} s   peak {res['peak']:5.2f} GB"
                       f"{'' if res['peak_new'] else ' (<= an earlier run)'}   load {os.getloadavg()[0]:.1f}")
+                print(f"      reports complete: {res['reports'] - len(res['incomplete'])} of {res['reports']}")
+                for nb, why in res["incomplete"].items():
+                    print(f"      {nb}: incomplete: {why}")
                 for step, sec in res["steps"].items():
                     print(f"      {step:45s} {float(sec):7.1f} s")
                 sys.stdout.flush()
