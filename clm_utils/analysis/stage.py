@@ -303,9 +303,9 @@ def _summaries(settings: Settings, transactions: pd.DataFrame, cal_end: pd.Times
 
 #: Above MAX_CUSTOMER_INTERVALS customers the total and segment CLV intervals evaluate the parameter
 #: draws on a stratified sample of this many customers (see :func:`interval_sample`).
-INTERVAL_SAMPLE = 30_000
+INTERVAL_SAMPLE = 10_000
 #: ... with at least this many customers of every segment (all of a smaller segment).
-INTERVAL_SEGMENT_MIN = 1_000
+INTERVAL_SEGMENT_MIN = 500
 
 
 def interval_sample(segments: pd.Series, *, size: int = INTERVAL_SAMPLE, minimum: int = INTERVAL_SEGMENT_MIN,
