@@ -191,6 +191,17 @@ def test_duckdb_memory_limit_text():
     assert memory_bytes("2GB") == 2e9
     assert memory_bytes("512MiB") == 512 * 2**20
     assert memory_bytes(None) > 0
+    for bad in ("lots", "2 GB please", "-1GB", "0GB"):
+        with pytest.raises(ParameterError, match="not a memory size"):
+            memory_bytes(bad)
+
+
+def test_cli_bad_memory_limit_is_one_line_and_exit_2(tmp_path, synthetic, capsys):
+    assert main(["summarize", "--data", str(synthetic / "log.csv"), "--as-of", AS_OF, "--engine", "duckdb",
+                 "--memory-limit", "lots", "--out", str(tmp_path / "s.parquet")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "memory_limit" in err[0] and "2GB" in err[0]
+    assert not (tmp_path / "s.parquet").exists()
 
 
 def test_pandas_engine_reads_folder_like_single_file(synthetic, reference):

@@ -30,6 +30,7 @@ from clm_utils.data import QualityReport
 from clm_utils.engines import _sql
 from clm_utils.engines._common import HOLDOUT_COLUMNS, SUMMARY_COLUMNS, Policies, finish_frame, run_sql
 from clm_utils.engines._source import Source
+from clm_utils.errors import ParameterError
 
 
 #: Rows summarised at once, at most (more rows: ranges of customers, one after the other).
@@ -48,10 +49,12 @@ SAMPLE_ROWS = 200_000
 def memory_bytes(limit: str | None) -> float:
     """Bytes of a DuckDB memory limit such as ``"2GB"`` / ``"512MiB"`` (None: DuckDB's default, 80% of RAM)."""
     if limit:
-        m = re.fullmatch(r"\s*([\d.]+)\s*([KMGT]?)(i?)B?\s*", str(limit), flags=re.IGNORECASE)
-        if m:
-            base = 1024 if m.group(3) else 1000
-            return float(m.group(1)) * base ** "BKMGT".index((m.group(2) or "B").upper())
+        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(i?)B?\s*", str(limit), flags=re.IGNORECASE)
+        if not m or float(m.group(1)) <= 0:
+            raise ParameterError(f"{limit!r} is not a memory size", parameter="memory_limit",
+                                 hint="write it like 2GB, 512MB or 1.5GiB")
+        base = 1024 if m.group(3) else 1000
+        return float(m.group(1)) * base ** "BKMGT".index((m.group(2) or "B").upper())
     try:
         return 0.8 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError):
@@ -235,7 +238,7 @@ class DuckDBExecutor:
                 self._lean_table(part_plan, slashed, netting, has_negative=has_negative, has_zero=has_zero)
                 wide = f"({_sql.derived_select(d, part_plan, 'clm_lean')}) w"
                 totals.append(self.fetch(_sql.totals_query(wide)))
-                reader = self.con.sql(self._select(wide, columns, order=True)).to_arrow_reader(1_000_000)
+                reader = self.con.sql(self._select(wide, columns)).to_arrow_reader(1_000_000)
                 for batch in reader:
                     if writer is None:
                         writer = pq.ParquetWriter(str(self.result), batch.schema)
@@ -254,8 +257,8 @@ class DuckDBExecutor:
         return "clm_result"
 
     def totals(self, table: str) -> pd.Series:
-        """The totals row of :func:`clm_utils.engines._sql.totals_query` (summed over the ranges)."""
-        return self.totals_row if table == "clm_result" else self.fetch(_sql.totals_query(table)).iloc[0]
+        """The totals row of :func:`clm_utils.engines._sql.totals_query`, summed over the ranges."""
+        return self.totals_row
 
     def _lean_table(self, plan: _sql.Plan, slashed: str | None, netting: bool, *, has_negative: bool,
                     has_zero: bool) -> None:
@@ -310,34 +313,29 @@ class DuckDBExecutor:
             return None, []
         return str(rows["raw_value"].iloc[0]), [int(r) + first_line(self.src) for r in rows["_row"]]
 
-    def materialize(self, sql: str) -> str:
-        path = self.work / "wide.parquet"
-        self.con.execute(f"COPY ({sql}) TO {self.dialect.lit(str(path))} (FORMAT parquet)")
-        self.con.execute(f"CREATE OR REPLACE TEMP VIEW clm_wide AS SELECT * FROM read_parquet({self.dialect.lit(str(path))})")
-        return "clm_wide"
+    def materialize(self, sql: str) -> str:  # pragma: no cover - the DuckDB engine always takes summary_table
+        raise NotImplementedError("the DuckDB engine writes its summary in summary_table")
 
-    def _select(self, table: str, columns: list[str], order: bool = True) -> str:
+    def _select(self, table: str, columns: list[str]) -> str:
+        """The summary columns of the customers in the summary, sorted by id."""
         cols = ", ".join(f"CAST({c} AS TIMESTAMP) AS {c}" if c in ("first_purchase", "last_purchase") else c
                          for c in columns)
-        return f"SELECT customer_id, {cols} FROM {table} WHERE in_summary{' ORDER BY sort_key' if order else ''}"
+        return f"SELECT customer_id, {cols} FROM {table} WHERE in_summary ORDER BY sort_key"
 
     def write(self, table: str, columns: list[str], out: str) -> str:
+        """Move the summary file of :meth:`summary_table` onto ``out`` (a rename: never half-written)."""
         Path(out).parent.mkdir(parents=True, exist_ok=True)
-        if table == "clm_result":
-            if self.result.parent != Path(out).parent:  # another file system, perhaps: copy beside, then rename
-                tmp = Path(out).parent / f".{Path(out).name}.tmp-{os.getpid()}"
-                shutil.copyfile(self.result, tmp)
-                self.result = tmp
-            os.replace(self.result, out)
-            return str(out)
-        self.con.execute(f"COPY ({self._select(table, columns)}) TO {self.dialect.lit(str(out))} (FORMAT parquet)")
+        if self.result.parent != Path(out).parent:  # another file system, perhaps: copy beside, then rename
+            tmp = Path(out).parent / f".{Path(out).name}.tmp-{os.getpid()}"
+            shutil.copyfile(self.result, tmp)
+            self.result = tmp
+        os.replace(self.result, out)
         return str(out)
 
     def to_pandas(self, table: str, columns: list[str]) -> pd.DataFrame:
-        if table == "clm_result":
-            frame = pd.read_parquet(self.result)
-            return finish_frame(frame, columns) if len(frame) else finish_frame(frame.astype({"customer_id": "str"}), columns)
-        return finish_frame(self.fetch(self._select(table, columns)), columns)
+        """The summary file of :meth:`summary_table` in the pandas contract."""
+        frame = pd.read_parquet(self.result)
+        return finish_frame(frame if len(frame) else frame.astype({"customer_id": "str"}), columns)
 
 
 def summarize_duckdb(
