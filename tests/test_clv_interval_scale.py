@@ -15,19 +15,23 @@ import pytest
 
 from clm_utils import analysis, config
 from clm_utils.analysis import stage
+from clm_utils.data.sampling import sample_positions
 from clm_utils.settings import Settings
 
 SETTINGS = {"data_path": str(config.CDNOW_MASTER), "as_of": "1998-06-30", "calibration_end": "1997-09-30",
             "zero": "keep", "duplicates": "keep"}
 
 
-def test_interval_sample_is_stratified_with_a_floor_per_segment():
+def test_stratified_sample_keeps_a_floor_per_segment():
     seg = pd.Series(["a"] * 9_000 + ["b"] * 900 + ["c"] * 100)
-    pos = stage.interval_sample(seg, size=1_000, minimum=300, seed=3)
+    pos = sample_positions(len(seg), limit=1_000, strata=seg.to_numpy(), minimum=300, seed=3)
     got = seg.iloc[pos].value_counts()
     assert got["a"] == 900 and got["b"] == 300 and got["c"] == 100  # share, floor, all of a small one
     assert np.all(np.diff(pos) > 0)
-    assert np.array_equal(pos, stage.interval_sample(seg, size=1_000, minimum=300, seed=3))
+    assert np.array_equal(pos, sample_positions(len(seg), limit=1_000, strata=seg.to_numpy(), minimum=300, seed=3))
+    # the default floor of one keeps the proportional allocation
+    got = seg.iloc[sample_positions(len(seg), limit=1_000, strata=seg.to_numpy(), seed=3)].value_counts()
+    assert (got["a"], got["b"], got["c"]) == (900, 90, 10)
 
 
 @pytest.mark.slow  # two analyses of full CDNOW (about 40 s)

@@ -25,6 +25,7 @@ import pandas as pd
 
 from clm_utils import config
 from clm_utils.analysis import artifacts
+from clm_utils.data.sampling import sample_positions
 from clm_utils.data.values import ids_in
 from clm_utils.errors import ModelError
 from clm_utils.profit.costs import NO_COSTS
@@ -302,27 +303,10 @@ def _summaries(settings: Settings, transactions: pd.DataFrame, cal_end: pd.Times
 
 
 #: Above MAX_CUSTOMER_INTERVALS customers the total and segment CLV intervals evaluate the parameter
-#: draws on a stratified sample of this many customers (see :func:`interval_sample`).
+#: draws on a sample of this many customers stratified by segment (:func:`clm_utils.data.sampling.sample_positions`).
 INTERVAL_SAMPLE = 10_000
 #: ... with at least this many customers of every segment (all of a smaller segment).
 INTERVAL_SEGMENT_MIN = 500
-
-
-def interval_sample(segments: pd.Series, *, size: int = INTERVAL_SAMPLE, minimum: int = INTERVAL_SEGMENT_MIN,
-                    seed: int = 0) -> np.ndarray:
-    """Sorted positions of a seeded sample of customers stratified by segment, for the CLV intervals at scale.
-
-    Each segment gets its proportional share of ``size``, but at least ``minimum`` customers (all
-    of a smaller segment), so that every segment's relative uncertainty is estimated from enough
-    customers.  Customers without a segment count as one more stratum.
-    """
-    rng = np.random.default_rng(seed)
-    codes, _ = pd.factorize(segments.astype("object"), use_na_sentinel=False)
-    counts = np.bincount(codes)
-    take = np.minimum(counts, np.maximum(np.rint(size * counts / counts.sum()).astype(np.int64), minimum))
-    picked = [np.flatnonzero(codes == k)[np.sort(rng.choice(counts[k], size=take[k], replace=False))]
-              for k in range(len(counts)) if take[k]]
-    return np.sort(np.concatenate(picked)).astype(np.int64)
 
 
 def _segment_interval(settings: Settings, value: dict[str, Any], summary: pd.DataFrame, customers: pd.DataFrame,
@@ -334,7 +318,10 @@ def _segment_interval(settings: Settings, value: dict[str, Any], summary: pd.Dat
     if not objects or objects.get("spend_model") is None or "segment" not in customers:
         return None
     segments = customers["segment"].reindex(summary.index)
-    pos = interval_sample(segments, seed=settings.seed) if len(summary) > MAX_CUSTOMER_INTERVALS else None
+    pos = None
+    if len(summary) > MAX_CUSTOMER_INTERVALS:  # stratified by segment, at least INTERVAL_SEGMENT_MIN each
+        pos = sample_positions(len(summary), limit=INTERVAL_SAMPLE, seed=settings.seed,
+                               strata=segments.astype("object").to_numpy(), minimum=INTERVAL_SEGMENT_MIN)
     try:
         table = clv.clv_interval(objects["model"], objects["spend_model"],
                                  summary if pos is None else summary.iloc[pos],

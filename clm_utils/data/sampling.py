@@ -49,7 +49,8 @@ def sample_limit(limit: int | None = None) -> int | None:
 
 
 def sample_positions(n: int, *, limit: int | None = None, seed: int = 0,
-                     strata: Sequence[object] | np.ndarray | pd.Series | None = None) -> np.ndarray | None:
+                     strata: Sequence[object] | np.ndarray | pd.Series | None = None,
+                     minimum: int = 1) -> np.ndarray | None:
     """Sorted positions of a seeded sample of ``n`` customers, or None when no sample is needed.
 
     Parameters
@@ -62,8 +63,11 @@ def sample_positions(n: int, *, limit: int | None = None, seed: int = 0,
         Seed of the draw.
     strata
         Optional label per customer: the sample is then stratified with proportional allocation
-        (each stratum gets ``round(limit * share)`` customers, at least one when it has any), so
-        small groups keep their share.
+        (each stratum gets ``round(limit * share)`` customers, at least ``minimum`` -- all of a
+        smaller stratum), so small groups keep their share.
+    minimum
+        Least customers per stratum (default 1); raise it when each stratum's own statistic needs
+        enough customers (the sample then exceeds ``limit`` by up to ``minimum`` per stratum).
 
     Returns
     -------
@@ -77,8 +81,7 @@ def sample_positions(n: int, *, limit: int | None = None, seed: int = 0,
         return np.sort(rng.choice(n, size=size, replace=False)).astype(np.int64)
     codes, _ = pd.factorize(pd.Series(np.asarray(strata)), use_na_sentinel=False)
     counts = np.bincount(codes)
-    take = np.maximum(np.rint(size * counts / n).astype(np.int64), (counts > 0).astype(np.int64))
-    take = np.minimum(take, counts)
+    take = np.minimum(np.maximum(np.rint(size * counts / n).astype(np.int64), max(int(minimum), 1)), counts)
     order = np.argsort(codes, kind="stable")
     bounds = np.r_[0, np.cumsum(counts)]
     picked = [order[bounds[k] + rng.choice(counts[k], size=take[k], replace=False)] for k in range(len(counts))
