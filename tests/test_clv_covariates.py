@@ -17,6 +17,8 @@ ship only as R ``.rda`` files and the estimates could not be matched to data we 
 
 from __future__ import annotations
 
+from typing import Any
+
 import mpmath as mp
 import numpy as np
 import pandas as pd
@@ -128,6 +130,27 @@ def test_errors() -> None:
         covariate_design(pd.DataFrame({"grp": ["c"]}), levels=levels)
 
 
+def _check_recovery_and_coverage(model: type, simulate: Any, truth: list[float], dropout_names: list[str],
+                                 n_rep: int = 150, n: int = 1000) -> None:
+    """Fit ``model`` to ``n_rep`` simulated data sets (seeds 100, 101, ...) with known parameters ``truth``
+    (four gammas, then r, alpha0 and the two dropout parameters): coverage of each 95% interval within 3
+    Monte Carlo standard errors of 0.95, mean of each gamma within 3 Monte Carlo standard errors of the truth."""
+    names = ["purchase:z", "purchase:grp=b", "dropout:z", "dropout:grp=b", "r", "alpha0", *dropout_names]
+    true = np.asarray(truth, dtype=float)
+    est = np.empty((n_rep, true.size))
+    covered = np.zeros((n_rep, true.size), dtype=bool)
+    for rep in range(n_rep):
+        sim, cov = simulate(n, 100 + rep)
+        table = model().fit(sim, cov).summary().loc[names]
+        est[rep] = table["estimate"].to_numpy()
+        covered[rep] = (table["lower_95"].to_numpy() <= true) & (true <= table["upper_95"].to_numpy())
+    coverage = covered.mean(axis=0)
+    assert np.all(coverage >= 0.95 - 3 * np.sqrt(0.95 * 0.05 / n_rep)), dict(zip(names, coverage, strict=True))
+    gam = est[:, :4]
+    mc_se = gam.std(axis=0, ddof=1) / np.sqrt(n_rep)
+    assert np.all(np.abs(gam.mean(axis=0) - true[:4]) <= 3 * mc_se), (gam.mean(axis=0), mc_se)
+
+
 @pytest.mark.slow
 def test_recovery_and_coverage_over_seeds() -> None:
     """150 simulated data sets of 1,000 customers with known gammas.
@@ -135,21 +158,8 @@ def test_recovery_and_coverage_over_seeds() -> None:
     Coverage of each 95% interval must lie within 3 Monte Carlo standard errors of 0.95
     (sqrt(0.95 * 0.05 / 150) = 0.018, so at least 0.897); the mean estimate of each gamma must lie within 3 Monte
     Carlo standard errors (sd / sqrt(150)) of the truth (recovery)."""
-    n_rep, n = 150, 1000
-    truth = np.array(TRUE["gp"] + TRUE["gd"] + [TRUE["r"], TRUE["alpha0"], TRUE["s"], TRUE["beta0"]])
-    names = ["purchase:z", "purchase:grp=b", "dropout:z", "dropout:grp=b", "r", "alpha0", "s", "beta0"]
-    est = np.empty((n_rep, truth.size))
-    covered = np.zeros((n_rep, truth.size), dtype=bool)
-    for rep in range(n_rep):
-        sim, cov = _simulate(n, 100 + rep)
-        table = ParetoNBDCovariates().fit(sim, cov).summary().loc[names]
-        est[rep] = table["estimate"].to_numpy()
-        covered[rep] = (table["lower_95"].to_numpy() <= truth) & (truth <= table["upper_95"].to_numpy())
-    coverage = covered.mean(axis=0)
-    assert np.all(coverage >= 0.95 - 3 * np.sqrt(0.95 * 0.05 / n_rep)), dict(zip(names, coverage, strict=True))
-    gam = est[:, :4]
-    mc_se = gam.std(axis=0, ddof=1) / np.sqrt(n_rep)
-    assert np.all(np.abs(gam.mean(axis=0) - truth[:4]) <= 3 * mc_se), (gam.mean(axis=0), mc_se)
+    truth = TRUE["gp"] + TRUE["gd"] + [TRUE["r"], TRUE["alpha0"], TRUE["s"], TRUE["beta0"]]
+    _check_recovery_and_coverage(ParetoNBDCovariates, _simulate, truth, ["s", "beta0"])
 
 
 # ============================================================================================
@@ -311,18 +321,5 @@ def test_bgnbd_recovery_and_coverage_over_seeds() -> None:
     (sqrt(0.95 * 0.05 / 150) = 0.018, so at least 0.897); the mean estimate of each gamma must lie within
     3 Monte Carlo standard errors (sd / sqrt(150)) of the truth (recovery).  Measured when written: coverage
     0.94-0.967 for all eight parameters, mean gammas 0.503, -0.397, 0.396, 0.797 (truth 0.5, -0.4, 0.4, 0.8)."""
-    n_rep, n = 150, 1000
-    truth = np.array(BG_TRUE["gp"] + BG_TRUE["gd"] + [BG_TRUE["r"], BG_TRUE["alpha0"], BG_TRUE["a0"], BG_TRUE["b0"]])
-    names = ["purchase:z", "purchase:grp=b", "dropout:z", "dropout:grp=b", "r", "alpha0", "a0", "b0"]
-    est = np.empty((n_rep, truth.size))
-    covered = np.zeros((n_rep, truth.size), dtype=bool)
-    for rep in range(n_rep):
-        sim, cov = _bg_simulate(n, 100 + rep)
-        table = BetaGeoCovariates().fit(sim, cov).summary().loc[names]
-        est[rep] = table["estimate"].to_numpy()
-        covered[rep] = (table["lower_95"].to_numpy() <= truth) & (truth <= table["upper_95"].to_numpy())
-    coverage = covered.mean(axis=0)
-    assert np.all(coverage >= 0.95 - 3 * np.sqrt(0.95 * 0.05 / n_rep)), dict(zip(names, coverage, strict=True))
-    gam = est[:, :4]
-    mc_se = gam.std(axis=0, ddof=1) / np.sqrt(n_rep)
-    assert np.all(np.abs(gam.mean(axis=0) - truth[:4]) <= 3 * mc_se), (gam.mean(axis=0), mc_se)
+    truth = BG_TRUE["gp"] + BG_TRUE["gd"] + [BG_TRUE["r"], BG_TRUE["alpha0"], BG_TRUE["a0"], BG_TRUE["b0"]]
+    _check_recovery_and_coverage(BetaGeoCovariates, _bg_simulate, truth, ["a0", "b0"])
