@@ -29,8 +29,8 @@ pandas is skipped above ``--pandas-max`` rows (default 30M: it needs ~11 GB at 1
 machine other jobs share).  The baseline, measured in the same run on the same 10M rows:
 ``lifetimes.utils.summary_data_from_transaction_data`` (lifetimes 0.11.3) in a separate
 interpreter (``freq="D"``, so its frequency counts purchase days as ours does), since lifetimes does not install with pandas 3 -- a throwaway venv outside the
-repository (``python3 -m venv /tmp/lt && /tmp/lt/bin/pip install lifetimes==0.11.3 "pandas<2"
-"numpy<2"``), passed with ``--lifetimes-python`` (as ``benchmarks/bench_clv.py`` does).  Its
+repository (``python3 -m venv /tmp/clm-lifetimes-venv && /tmp/clm-lifetimes-venv/bin/pip install lifetimes==0.11.3 "pandas<2" "pyarrow<15"
+"numpy<2"``; pyarrow < 15 is the last that reads Parquet with numpy 1), found there or passed with ``--lifetimes-python`` (as ``benchmarks/bench_clv.py`` does).  Its
 time includes reading the same Parquet files with pandas.
 
 Every engine's summary is checked against the DuckDB one of the same size (same customers,
