@@ -152,6 +152,28 @@ def rfm_values(summary: pd.DataFrame, monetary: str = "average") -> pd.DataFrame
     return out
 
 
+def rank_counts(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each value: how many values are strictly lower, and how many equal it (itself included).
+
+    One sort of ``x`` (``np.unique``), then a lookup, instead of a binary search per value: at
+    millions of customers the searches jump around memory and cost ~12x more.
+
+    Parameters
+    ----------
+    x
+        1-D array of finite numbers.
+
+    Returns
+    -------
+    (lower, ties)
+        Two int64 arrays aligned with ``x``; the number of values strictly higher is
+        ``x.size - lower - ties``.
+    """
+    _, inverse, counts = np.unique(np.asarray(x), return_inverse=True, return_counts=True)
+    before = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    return before[inverse.ravel()], counts.astype(np.int64)[inverse.ravel()]
+
+
 def quantile_scores(values: pd.Series, bins: int = 5, higher_is_better: bool = True) -> pd.Series:
     """Rank-based quantile scores 1..``bins`` with the tie rule of the module doc.
 
@@ -176,8 +198,7 @@ def quantile_scores(values: pd.Series, bins: int = 5, higher_is_better: bool = T
     key = x if higher_is_better else -x
     if np.all(key == key[0]):
         return pd.Series(np.full(n, (bins + 1) // 2, dtype="int64"), index=values.index, name=values.name)
-    order = np.sort(key)
-    worse = np.searchsorted(order, key, side="left")  # customers with a strictly worse value
+    worse, _ = rank_counts(key)  # customers with a strictly worse value
     score = 1 + np.floor(bins * worse / n).astype("int64")
     return pd.Series(np.minimum(score, bins), index=values.index, name=values.name)
 
@@ -407,10 +428,8 @@ def _ranked_tiers(values: pd.Series, shares: np.ndarray, names: Sequence[str], w
                          hint="use a value that differs between customers (spend, predicted CLV)")
     # position of a customer from the top: customers with a strictly higher value plus half of the
     # customers tied with it (mid-rank), as a share of all.  Equal values -> equal tiers.
-    order = np.sort(x)
-    higher = x.size - np.searchsorted(order, x, side="right")
-    ties = np.searchsorted(order, x, side="right") - np.searchsorted(order, x, side="left")
-    pos = (higher + 0.5 * ties) / x.size
+    lower, ties = rank_counts(x)
+    pos = (x.size - lower - ties + 0.5 * ties) / x.size
     cuts = np.cumsum(shares)[:-1]
     idx = np.searchsorted(cuts, pos, side="right")
     labels = np.asarray(names, dtype=object)[idx]

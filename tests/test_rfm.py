@@ -295,3 +295,14 @@ def test_activity_summary_by_hand():
     assert out["customers"].tolist() == [3, 0, 1]
     assert out["revenue_share"].tolist() == pytest.approx([0.4, 0.0, 0.6])
     assert out.loc["sleeping", "class_zh"] == "沉睡"
+
+
+def test_rank_counts_match_brute_force_counts():
+    """rank_counts (one sort) against counting by comparison, with ties, signed zeros and one value."""
+    from clm_utils.rfm import rank_counts
+
+    rng = np.random.default_rng(5)
+    for x in (np.round(rng.gamma(0.5, 10, 2000), 0), np.array([0.0, -0.0, 1.0, 1.0, -2.0]), np.array([3.0])):
+        lower, ties = rank_counts(x)
+        assert lower.tolist() == [int((x < v).sum()) for v in x]
+        assert ties.tolist() == [int((x == v).sum()) for v in x]

@@ -35,7 +35,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 
 from clm_utils import config
-from clm_utils.clv._base import as_float_column, compress_rows, rfm_arrays
+from clm_utils.clv._base import TransactionModel, as_float_column, compress_rows, rfm_arrays
 from clm_utils.errors import ModelError, ParameterError
 
 
@@ -110,8 +110,17 @@ def customer_lifetime_value(
     (ux, utx, uT), _, inverse = compress_rows([x, tx, T])
     uniq = pd.DataFrame({"frequency": ux, "recency": utx, "T": uT})
     ucum = np.zeros((len(uniq), n + 1))
-    for k in range(1, n + 1):
-        ucum[:, k] = transaction_model.conditional_expected_number_of_purchases_up_to_time(grid[k], uniq).to_numpy()
+    if isinstance(transaction_model, TransactionModel):
+        # E[Y(t) | x, t_x, T] = P(alive) x E[Y(t) | alive, x, T]: P(alive) (Pareto/NBD: a Gauss
+        # hypergeometric function per row) once, not once per grid step; the same products as below
+        transaction_model._check_fitted()
+        p_alive = transaction_model._palive(ux, utx, uT)
+        for k in range(1, n + 1):
+            ucum[:, k] = p_alive * transaction_model._exp_alive(np.full(ux.size, grid[k]), ux, uT)
+    else:
+        for k in range(1, n + 1):
+            ucum[:, k] = transaction_model.conditional_expected_number_of_purchases_up_to_time(grid[k],
+                                                                                              uniq).to_numpy()
     cum = ucum[inverse]
     inc = np.diff(cum, axis=1)
     disc_purchases = inc @ df
