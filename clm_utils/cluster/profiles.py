@@ -115,7 +115,8 @@ def crosstab_segments(labels: pd.Series, segments: pd.Series, names: pd.Series |
     from sklearn.metrics import adjusted_rand_score
 
     seg = segments.reindex(labels.index)
-    rows = labels.map(lambda c: f"{c}: {names[c]}") if names is not None else labels
+    # one name per cluster, not one Python call per customer
+    rows = labels.map({c: f"{c}: {names[c]}" for c in pd.unique(labels)}) if names is not None else labels
     tab = pd.crosstab(rows.rename("cluster"), seg.rename("segment"))
     ari = float(adjusted_rand_score(labels.to_numpy(), seg.astype(str).to_numpy()))
     if order is not None:

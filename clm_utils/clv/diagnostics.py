@@ -64,25 +64,46 @@ def tracking_data(
         purchase), ``actual``, ``expected`` (repeat purchase days in the period) and the
         cumulative ``actual_cum``, ``expected_cum``; ``attrs['calibration_t']`` marks the split.
     """
-    _need(summary, ["first_purchase"])
-    unit = config.unit_days(time_unit)
-    cal = pd.Timestamp(calibration_end)
-    obs = pd.Timestamp(observation_end)
-    first = pd.to_datetime(summary["first_purchase"])
-    start = first.min()
-    n_per = int(np.ceil((obs - start).days / unit))
-    ends = start + pd.to_timedelta(np.arange(1, n_per + 1) * unit, unit="D")
-    ends = ends.where(ends <= obs, obs)
-    # the calibration end is a grid point too, so the split can be read off the curves
-    ends = pd.DatetimeIndex(sorted(set(ends) | ({cal} if start < cal < obs else set())))
-    n_per = len(ends)
-    # actual: purchase days after the first one, for the tracked customers
-    tx = transactions[ids_in(transactions[config.CUSTOMER_ID], summary.index) & (transactions[config.DATE] <= obs)]
-    days = tx[[config.CUSTOMER_ID, config.DATE]].drop_duplicates()
-    fp = first.reindex(days[config.CUSTOMER_ID].to_numpy()).to_numpy()
-    rep = days[config.DATE].to_numpy()[days[config.DATE].to_numpy() > fp]
-    per = np.minimum(np.searchsorted(ends.to_numpy(), rep, side="left"), n_per - 1)
-    actual = np.bincount(per, minlength=n_per).astype(float)
+    return _tracking_frame(model, _TrackingActual(transactions, summary, calibration_end, observation_end, time_unit))
+
+
+class _TrackingActual:
+    """The model-free part of :func:`tracking_data`: the period grid and the actual repeat purchase days
+    (computed once when several models are tracked)."""
+
+    def __init__(self, transactions: pd.DataFrame, summary: pd.DataFrame, calibration_end: Any, observation_end: Any,
+                 time_unit: str) -> None:
+        _need(summary, ["first_purchase"])
+        unit = config.unit_days(time_unit)
+        cal = pd.Timestamp(calibration_end)
+        obs = pd.Timestamp(observation_end)
+        first = pd.to_datetime(summary["first_purchase"])
+        start = first.min()
+        n_per = int(np.ceil((obs - start).days / unit))
+        ends = start + pd.to_timedelta(np.arange(1, n_per + 1) * unit, unit="D")
+        ends = ends.where(ends <= obs, obs)
+        # the calibration end is a grid point too, so the split can be read off the curves
+        ends = pd.DatetimeIndex(sorted(set(ends) | ({cal} if start < cal < obs else set())))
+        n_per = len(ends)
+        # actual: purchase days after the first one, for the tracked customers
+        tx = transactions[ids_in(transactions[config.CUSTOMER_ID], summary.index) & (transactions[config.DATE] <= obs)]
+        codes, uniques = pd.factorize(tx[config.CUSTOMER_ID])
+        dates = tx[config.DATE].to_numpy(dtype="datetime64[ns]")
+        day = dates.astype("datetime64[D]").astype(np.int64)
+        # one row per (customer, day): sort by the pair and keep the first of each run
+        key = codes.astype(np.int64) * np.int64(1 << 32) + (day - day.min() if day.size else day)
+        key = np.unique(key)
+        code, dday = key >> 32, (key & np.int64((1 << 32) - 1)) + (day.min() if day.size else 0)
+        fp = first.reindex(uniques).to_numpy(dtype="datetime64[ns]").astype("datetime64[D]").astype(np.int64)[code]
+        rep = dday[dday > fp].astype("datetime64[D]").astype("datetime64[ns]")
+        per = np.minimum(np.searchsorted(ends.to_numpy(), rep, side="left"), n_per - 1)
+        self.actual = np.bincount(per, minlength=n_per).astype(float)
+        self.first, self.start, self.ends, self.cal, self.unit, self.time_unit = first, start, ends, cal, unit, time_unit
+
+
+def _tracking_frame(model: Any, grid: _TrackingActual) -> pd.DataFrame:
+    """:func:`tracking_data` of ``model`` on a computed grid and actual."""
+    first, start, ends, unit = grid.first, grid.start, grid.ends, grid.unit
     # expected: sum over first-purchase dates of E[X(age)]
     fd, counts = np.unique((first - start).dt.days.to_numpy(dtype=float), return_counts=True)
     t_end = (ends - start) / pd.Timedelta(days=1)
@@ -93,13 +114,13 @@ def tracking_data(
     out = pd.DataFrame({
         "period_end": ends,
         "t": t_end / unit,
-        "actual": actual,
+        "actual": grid.actual,
         "expected": np.diff(np.concatenate([[0.0], exp_cum])),
     })
     out["actual_cum"] = out["actual"].cumsum()
     out["expected_cum"] = exp_cum
-    out.attrs["calibration_t"] = (cal - start).days / unit
-    out.attrs["time_unit"] = time_unit
+    out.attrs["calibration_t"] = (grid.cal - start).days / unit
+    out.attrs["time_unit"] = grid.time_unit
     return out
 
 
@@ -284,8 +305,8 @@ def plot_tracking_models(models: Mapping[str, Any], transactions: pd.DataFrame, 
     """Tracking plot of several models: the ``best`` one solid against the actual, the others dotted."""
     names = list(models)
     best = best if best in models else names[0]
-    data = {name: tracking_data(models[name], transactions, summary, calibration_end, observation_end, time_unit)
-            for name in names}
+    grid = _TrackingActual(transactions, summary, calibration_end, observation_end, time_unit)
+    data = {name: _tracking_frame(models[name], grid) for name in names}
     ax = plot_tracking(data[best], cumulative=cumulative, label=best)
     col = "expected_cum" if cumulative else "expected"
     for i, name in enumerate(n for n in names if n != best):
