@@ -292,3 +292,205 @@ def test_forecast_check_expected_purchases_match_the_closed_form(change):
         ref = _mbgnbd_conditional_expectation(params, s.at[cid, "frequency"], s.at[cid, "recency"], s.at[cid, "T"],
                                               90 / 7)
         assert f.at[cid, "expected_purchases"] == pytest.approx(ref, rel=1e-8), cid
+
+
+# ------------------------------------------------------------------ fast paths against plain pandas
+# The change tables are built from integer codes and Arrow positions (clm_utils.periodic.migration.Alignment)
+# so they scale to millions of text ids.  The references below are the straightforward pandas versions
+# (union, reindex, crosstab, intersection, .loc), written out here; the fast tables must equal them exactly:
+# same rows, order, columns, dtypes and attrs.
+def _ref_migration_matrix(before, after, order):
+    b, a = before.astype(object).astype(str), after.astype(object).astype(str)
+    labels = list(order) + sorted((set(b) | set(a)) - set(order))
+    ids = b.index.union(a.index)
+    rows, cols = [*labels, "new"], [*labels, "gone"]
+    m = pd.crosstab(pd.Categorical(b.reindex(ids).fillna("new"), categories=rows),
+                    pd.Categorical(a.reindex(ids).fillna("gone"), categories=cols), dropna=False)
+    m = m.reindex(index=rows, columns=cols, fill_value=0).astype("int64")
+    m.index.name, m.columns.name = "from \\ to", None
+    m["total"] = m.sum(axis=1)
+    return m
+
+
+def _ref_flows(before, after, tx, d1, d2):
+    ids = before.index.union(after.index)
+    lb = (before["activity"].astype(str) == "churned").reindex(ids)
+    la = (after["activity"].astype(str) == "churned").reindex(ids)
+    period = tx[(tx["date"] > pd.Timestamp(d1)) & (tx["date"] <= pd.Timestamp(d2))]
+    g = period.groupby("customer_id")
+    bought = pd.DataFrame({"p": g["date"].nunique(), "r": g["amount"].sum()}).reindex(ids)
+    purchases = bought["p"].fillna(0).astype("int64")
+    known, gone = ids.isin(before.index), ~ids.isin(after.index)
+    was, now = lb.fillna(False).astype(bool).to_numpy(), la.fillna(False).astype(bool).to_numpy() | gone
+    status = np.select([~known, ~was & ~now, ~was & now, was & (purchases.to_numpy() > 0)],
+                       ["new", "retained", "lost", "reactivated"], default="still lapsed")
+    out = pd.DataFrame({"status": status, "lapsed_before": lb.astype("boolean"), "lapsed_after": la.astype("boolean"),
+                        "period_purchases": purchases, "period_revenue": bought["r"].fillna(0.0)}, index=ids)
+    out.index.name = "customer_id"
+    return out
+
+
+def _ref_movers(before, after):
+    ids = before.index.intersection(after.index)
+    b, a = before.loc[ids], after.loc[ids]
+    high, what = pd.Series(False, index=ids), pd.Series("", index=ids, dtype=object)
+    for dim, top, order in (("pyramid", ["platinum", "gold"], ["platinum", "gold", "iron", "lead"]),
+                            ("value_tier", ["high"], ["high", "medium", "low"])):
+        high |= b[dim].isin(top)
+        rank = {t: i for i, t in enumerate(order)}
+        fell = a[dim].astype(object).map(rank) > b[dim].astype(object).map(rank)
+        what = what.where(~fell, what + f"{dim}: " + b[dim].astype(str) + " → " + a[dim].astype(str) + "; ")
+    entered = a["stage"].astype(str).isin(["decline", "terminated"]) & ~b["stage"].astype(str).isin(
+        ["decline", "terminated"])
+    what = what.where(~entered, what + "stage: " + b["stage"].astype(str) + " → " + a["stage"].astype(str) + "; ")
+    cols = {f"{d}_{w}": t[d].astype(str) for d in ("pyramid", "value_tier", "stage")
+            for w, t in (("before", b), ("after", a))}
+    cols = {k: cols[k] for d in ("pyramid", "value_tier", "stage") for k in (f"{d}_before", f"{d}_after")}
+    cols.update(clv_before=b["clv"], clv_after=a["clv"], p_alive=a["p_alive"], last_purchase=a["last_purchase"],
+                what=what.str.rstrip("; "))
+    out = pd.DataFrame(cols, index=ids).loc[high & (what != "")]
+    return out.sort_values(["clv_before"], ascending=False, kind="stable")
+
+
+def _ref_change_columns(before, after, flows):
+    out = pd.DataFrame(index=after.index)
+    moved = pd.Series(False, index=after.index)
+    known = after.index.isin(before.index)
+    for dim in ("segment", "value_tier", "pyramid", "stage", "activity"):
+        prev = before[dim].astype(object).astype(str).reindex(after.index)
+        out[f"previous_{dim}"] = prev.fillna("").astype("str")
+        if dim != "activity":
+            moved |= known & (prev != after[dim].astype(object).astype(str)).to_numpy()
+    out["moved"] = moved.astype(bool)
+    out["change"] = flows["status"].reindex(after.index).astype("str")
+    return out
+
+
+def _random_book(seed: int, shuffle: bool = False):
+    """Two customer tables with text ids that differ only by leading zeros, customers only in one table,
+    categorical and plain-text labels, labels outside the known orders, and tied CLVs."""
+    from clm_utils.lifecycle import STAGES
+    from clm_utils.rfm import ACTIVITY_CLASSES, PYRAMID_TIERS, SEGMENTS, VALUE_TIERS
+
+    rng = np.random.default_rng(seed)
+    pool = {"007", "0070", "70", "7", "0", "00", "k03c0004711", "K03c0004711", "é1"}
+    pool |= {f"{k:0{w}d}" for k, w in zip(rng.integers(0, 900, 400), rng.integers(1, 5, 400))}
+    pool = np.array(sorted(pool), dtype=object)
+    side = rng.choice(3, len(pool), p=[0.15, 0.15, 0.7])  # 0: earlier only, 1: later only, 2: both
+    must = {"007": 2, "0070": 0, "70": 1}  # the look-alikes: one in both tables, one gone, one new
+    side = np.array([must.get(i, s) for i, s in zip(pool, side)])
+
+    def table(ids, stage_categorical, segment_categorical):
+        n = len(ids)
+        pick = lambda labels, extra: rng.choice([*labels, *extra], n)  # noqa: E731
+        t = pd.DataFrame({
+            "segment": pick(SEGMENTS, ["Mystery"]), "value_tier": pick(VALUE_TIERS, []),
+            "pyramid": pick(PYRAMID_TIERS, ["tin"]), "activity": pick(ACTIVITY_CLASSES, []),
+            "stage": pick(STAGES, []), "clv": rng.choice([10.0, 20.0, 30.0, 40.0], n),
+            "revenue": rng.gamma(1.0, 50.0, n), "p_alive": rng.random(n), "frequency": rng.integers(0, 5, n),
+            "last_purchase": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 200, n), unit="D")},
+            index=pd.Index(pd.array(ids, dtype="str"), name="customer_id"))
+        for col in ("segment", "value_tier", "pyramid", "activity"):
+            t[col] = t[col].astype("str")
+        if stage_categorical:
+            t["stage"] = pd.Categorical(t["stage"], categories=list(STAGES), ordered=True)
+        if segment_categorical:  # unused categories, one of them outside the order
+            t["segment"] = pd.Categorical(t["segment"], categories=[*SEGMENTS, "Mystery", "Unused"])
+        return t.iloc[rng.permutation(n)] if shuffle else t
+
+    before = table(pool[side != 1], True, True)
+    after = table(pool[side != 0], False, False)
+    cust = rng.choice(pool, 300)
+    tx = pd.DataFrame({"customer_id": pd.array(cust, dtype="str"),
+                       "date": pd.Timestamp("2024-05-01") + pd.to_timedelta(rng.integers(0, 120, 300), unit="D"),
+                       "amount": rng.gamma(2.0, 20.0, 300)})
+    return before, after, tx
+
+
+@pytest.mark.parametrize("seed,shuffle", [(1, False), (2, False), (3, True)])
+def test_change_tables_equal_the_plain_pandas_versions(seed, shuffle):
+    from clm_utils.periodic.migration import Alignment
+
+    before, after, tx = _random_book(seed, shuffle)
+    assert {"007", "0070"} <= set(before.index) and {"007", "70"} <= set(after.index)
+    assert "0070" not in set(after.index) and "70" not in set(before.index)
+    alignment = Alignment(before.index, after.index)
+    for dim in periodic.DIMENSIONS:
+        expected = _ref_migration_matrix(before[dim], after[dim], periodic.DIMENSIONS[dim])
+        for got in (periodic.migration_matrix(before[dim], after[dim], periodic.DIMENSIONS[dim]),
+                    periodic.migration_matrix(before[dim], after[dim], periodic.DIMENSIONS[dim], alignment=alignment)):
+            pd.testing.assert_frame_equal(got, expected, check_exact=True)
+            assert got.index.dtype == expected.index.dtype and got.columns.dtype == expected.columns.dtype
+    assert "Mystery" in _ref_migration_matrix(before["segment"], after["segment"], ()).index  # outside the order
+    d1, d2 = "2024-06-30", "2024-08-31"
+    flows = periodic.customer_flows(before, after, tx, d1, d2, alignment=alignment)
+    expected = _ref_flows(before, after, tx, d1, d2)
+    pd.testing.assert_frame_equal(flows, expected, check_exact=True)
+    assert set(flows["status"]) == set(periodic.FLOW_STATUSES) and flows.index.is_monotonic_increasing
+    assert flows.attrs == {"lapsed_by": "activity"}
+    expected = _ref_movers(before, after)
+    assert len(expected) > 10 and expected["clv_before"].duplicated().any()  # ties keep the earlier table's order
+    for top_n in (5, 10_000, 0):
+        got = periodic.movers(before, after, top_n)
+        pd.testing.assert_frame_equal(got, expected.head(top_n), check_exact=True)
+        assert got.attrs == {"n": len(expected)}
+    pd.testing.assert_frame_equal(periodic.change_columns(before, after, flows, alignment=alignment),
+                                  _ref_change_columns(before, after, flows), check_exact=True)
+    pd.testing.assert_frame_equal(periodic.change_columns(before, after, flows.iloc[::-1]),
+                                  _ref_change_columns(before, after, flows), check_exact=True)
+
+
+def test_change_tables_with_nobody_moving_or_gone():
+    before, after, tx = _random_book(4)
+    after = before.copy()  # the same customers, the same labels
+    assert (periodic.migration_matrix(before["stage"], after["stage"])["gone"] == 0).all()
+    pd.testing.assert_frame_equal(periodic.migration_matrix(before["stage"], after["stage"], ("exploration",)),
+                                  _ref_migration_matrix(before["stage"], after["stage"], ("exploration",)))
+    got = periodic.movers(before, after, 5)
+    pd.testing.assert_frame_equal(got, _ref_movers(before, after).head(5), check_exact=True)
+    assert got.empty and got.attrs == {"n": 0}
+    pd.testing.assert_frame_equal(periodic.customer_flows(before, after.iloc[:0], tx, "2024-06-30", "2024-08-31"),
+                                  _ref_flows(before, after.iloc[:0], tx, "2024-06-30", "2024-08-31"), check_exact=True)
+    # every earlier customer still there (the usual case: the later table holds every customer): new ones only
+    known = before.iloc[::2]
+    flows = periodic.customer_flows(known, after, tx, "2024-06-30", "2024-08-31")
+    pd.testing.assert_frame_equal(flows, _ref_flows(known, after, tx, "2024-06-30", "2024-08-31"), check_exact=True)
+    assert (flows["status"] == "new").sum() == len(after) - len(known) > 0
+    pd.testing.assert_frame_equal(periodic.change_columns(known, after, flows),
+                                  _ref_change_columns(known, after, flows), check_exact=True)
+    pd.testing.assert_frame_equal(periodic.migration_matrix(known["segment"], after["segment"]),
+                                  _ref_migration_matrix(known["segment"], after["segment"], ()), check_exact=True)
+
+
+def test_change_tables_refuse_repeated_ids_and_missing_labels():
+    from clm_utils.errors import DataError
+
+    before, after, _ = _random_book(5)
+    with pytest.raises(DataError, match="repeat"):
+        periodic.migration_matrix(before["stage"].iloc[[0, 0, 1]], after["stage"])
+    with pytest.raises(ValueError, match="no label"):
+        periodic.migration_matrix(before["pyramid"].where(before["pyramid"] != "gold"), after["pyramid"])
+    with pytest.raises(ValueError, match="other customer tables"):
+        periodic.migration_matrix(before["stage"], after["stage"],
+                                  alignment=periodic.migration.Alignment(after.index, before.index))
+
+
+def test_change_caches_the_alignment_matrices_and_the_retention_list():
+    from types import SimpleNamespace
+
+    before, after, tx = _random_book(6)
+    runs = [SimpleNamespace(customers=t, transactions=tx, observation_end=pd.Timestamp(d), incomplete={})
+            for t, d in ((before, "2024-06-30"), (after, "2024-08-31"))]
+    change = periodic.Change(*runs)
+    m = change.migration("pyramid")
+    m.iloc[0, 0] = -1  # a caller's edit does not reach the cache
+    pd.testing.assert_frame_equal(change.migration("pyramid"),
+                                  _ref_migration_matrix(before["pyramid"], after["pyramid"], periodic.DIMENSIONS["pyramid"]))
+    assert set(change._matrices) == {"pyramid"} and change.alignment is change.alignment
+    expected = _ref_movers(before, after)
+    for top_n in (3, 0, 10_000):
+        got = change.movers(top_n)
+        pd.testing.assert_frame_equal(got, expected.head(top_n), check_exact=True)
+        assert got.attrs == {"n": len(expected)}
+    pd.testing.assert_frame_equal(change.flows, _ref_flows(before, after, tx, "2024-06-30", "2024-08-31"))
+    pd.testing.assert_frame_equal(change.change_columns(), _ref_change_columns(before, after, change.flows))

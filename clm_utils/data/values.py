@@ -196,3 +196,26 @@ def ids_in(values: pd.Series | pd.Index, allowed: pd.Series | pd.Index | np.ndar
 
     found = pc.is_in(arrow(values), value_set=arrow(allowed))
     return found.fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
+
+
+def ids_positions(values: pd.Series | pd.Index, other: pd.Series | pd.Index | np.ndarray | list) -> np.ndarray:
+    """Integer array: the position of each of ``values`` (customer ids) in ``other``, -1 where absent.
+
+    The same as ``pd.Index(other).get_indexer(values)`` for an ``other`` without repeats (with
+    repeats, the first position), but for text ids it is a hash lookup in Arrow
+    (``pyarrow.compute.index_in``): pandas 3's ``get_indexer`` on Arrow-backed strings goes
+    through Python objects, ~3x slower (3 s against 1 s at 3.45M ids).
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not (pd.api.types.is_string_dtype(values) and pd.api.types.is_string_dtype(pd.Index(other))):
+        return np.asarray(pd.Index(other).get_indexer(values), dtype=np.int64)
+
+    def arrow(x: object) -> pa.Array:
+        arr = pa.array(pd.Index(x).array, from_pandas=True)  # Arrow-backed strings: no copy
+        arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+        return arr.cast(pa.large_string())
+
+    found = pc.index_in(arrow(values), value_set=arrow(other))
+    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)

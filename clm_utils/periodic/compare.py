@@ -140,6 +140,7 @@ class Change:
                                  f"date {after.observation_end.date()}", parameter="compare_to")
         self.before, self.after, self.lapsed_by = before, after, lapsed_by
         self.date_1, self.date_2 = before.observation_end, after.observation_end
+        self._matrices: dict[str, pd.DataFrame] = {}
 
     def describe(self) -> str:
         """One sentence naming the two dates and the lapse rule."""
@@ -150,10 +151,19 @@ class Change:
                 f"({(self.date_2 - self.date_1).days} days); a customer counts as lapsed when the run classes them "
                 f"by {rule}.")
 
+    @cached_property
+    def alignment(self) -> migration.Alignment:
+        """How the two customer tables' rows pair up (computed once, shared by every table below)."""
+        return migration.Alignment(self.before.customers.index, self.after.customers.index)
+
     # -- KPIs and migrations -----------------------------------------------------------------
+    @cached_property
+    def _kpis(self) -> tuple[dict[str, float | None], dict[str, float | None]]:
+        return kpis.headline_kpis(self.before), kpis.headline_kpis(self.after)
+
     def kpi_deltas(self) -> pd.DataFrame:
         """Headline KPIs at both dates with direction and size (:func:`clm_utils.periodic.kpis.kpi_deltas`)."""
-        return kpis.kpi_deltas(kpis.headline_kpis(self.before), kpis.headline_kpis(self.after))
+        return kpis.kpi_deltas(*self._kpis)
 
     def dimensions(self) -> list[str]:
         """The labels both runs have (segment, value tier, pyramid, activity, stage)."""
@@ -164,8 +174,11 @@ class Change:
         if dimension not in self.dimensions():
             reason = self.after.incomplete.get(dimension) or self.before.incomplete.get(dimension) or "not computed"
             raise ModelError(f"no {dimension} at both dates: {reason}")
-        return migration.migration_matrix(self.before.customers[dimension], self.after.customers[dimension],
-                                          migration.DIMENSIONS[dimension])
+        if dimension not in self._matrices:
+            self._matrices[dimension] = migration.migration_matrix(
+                self.before.customers[dimension], self.after.customers[dimension], migration.DIMENSIONS[dimension],
+                alignment=self.alignment)
+        return self._matrices[dimension].copy()
 
     def plot_migration(self, dimension: str, ax: Any = None) -> Any:
         """Flow plot of one label's migration."""
@@ -178,19 +191,26 @@ class Change:
     def flows(self) -> pd.DataFrame:
         """Every customer's group: new, retained, lost, reactivated, still lapsed."""
         return migration.customer_flows(self.before.customers, self.after.customers, self.after.transactions,
-                                        self.date_1, self.date_2, self.lapsed_by)
+                                        self.date_1, self.date_2, self.lapsed_by, alignment=self.alignment)
 
     def flow_summary(self) -> pd.DataFrame:
         """Customers and period revenue per group (:func:`clm_utils.periodic.migration.flow_summary`)."""
         return migration.flow_summary(self.flows)
 
+    @cached_property
+    def _movers(self) -> pd.DataFrame:
+        return migration.movers(self.before.customers, self.after.customers, None, alignment=self.alignment)
+
     def movers(self, top_n: int = 20) -> pd.DataFrame:
-        """The retention list (:func:`clm_utils.periodic.migration.movers`)."""
-        return migration.movers(self.before.customers, self.after.customers, top_n)
+        """The retention list (:func:`clm_utils.periodic.migration.movers`; every mover is listed once and kept)."""
+        out = self._movers.head(top_n).copy()
+        out.attrs["n"] = len(self._movers)
+        return out
 
     def change_columns(self) -> pd.DataFrame:
         """The hand-off file's change columns (:func:`clm_utils.periodic.migration.change_columns`)."""
-        return migration.change_columns(self.before.customers, self.after.customers, self.flows)
+        return migration.change_columns(self.before.customers, self.after.customers, self.flows,
+                                        alignment=self.alignment)
 
     # -- stages and forecast -----------------------------------------------------------------
     def stage_check(self) -> StageCheck:

@@ -78,10 +78,18 @@ def kpis_from_tables(customers: pd.DataFrame, transactions: pd.DataFrame, as_of:
         "revenue": float(transactions.loc[in_window, config.AMOUNT].sum()),
         "repeat_rate": float((customers["frequency"] > 0).mean()) if n else None,
         "total_clv": float(customers["clv"].sum()) if "clv" in customers else None,
-        "share_in_decline": float((customers["stage"].astype(str) == "decline").mean())
+        "share_in_decline": float(_is_label(customers["stage"], "decline").mean())
         if "stage" in customers and n else None,
     }
     return out
+
+
+def _is_label(values: pd.Series, label: str) -> np.ndarray:
+    """``values.astype(str) == label`` as a boolean array; a categorical column is compared by its categories."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        hit = np.asarray(values.cat.categories.astype(object).astype(str) == label, dtype=bool)
+        return np.append(hit, False)[np.asarray(values.cat.codes, dtype=np.int64)]
+    return np.asarray(values.astype(str) == label, dtype=bool)
 
 
 def headline_kpis(run: Any) -> dict[str, float | None]:

@@ -22,15 +22,16 @@ customers lapsed then, and the four together are every customer known at the ear
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from clm_utils import config
-from clm_utils.data.values import ids_in
-from clm_utils.errors import ParameterError
+from clm_utils.data.values import ids_positions
+from clm_utils.errors import DataError, ParameterError
 from clm_utils.lifecycle import STAGES
 from clm_utils.rfm import ACTIVITY_CLASSES, PYRAMID_TIERS, SEGMENTS, VALUE_TIERS
 
@@ -51,36 +52,178 @@ HIGH_VALUE = {"pyramid": ("platinum", "gold"), "value_tier": ("high",)}
 DECLINING = ("decline", "terminated")
 
 
-def migration_matrix(before: pd.Series, after: pd.Series, order: Sequence[str] | None = None) -> pd.DataFrame:
+class Alignment:
+    """How the rows of an earlier and a later customer table pair up by ``customer_id``.
+
+    Computed once per pair of tables (one Arrow hash lookup of the earlier ids in the later ones,
+    :func:`clm_utils.data.values.ids_positions`) and shared by :func:`migration_matrix`,
+    :func:`customer_flows`, :func:`movers` and :func:`change_columns`, so none of them unions,
+    intersects or reindexes millions of text ids.
+
+    Parameters
+    ----------
+    before_index, after_index
+        The customer ids of the earlier and of the later table (each without repeats).
+
+    Attributes
+    ----------
+    before_in_after
+        For each row of the earlier table, its row in the later one (-1: gone from the later data).
+    after_in_before
+        For each row of the later table, its row in the earlier one (-1: first seen after the earlier date).
+
+    Raises
+    ------
+    DataError
+        A customer id appears twice in one table.
+    """
+
+    def __init__(self, before_index: pd.Index, after_index: pd.Index) -> None:
+        self.before_index = before_index if isinstance(before_index, pd.Index) else pd.Index(before_index)
+        self.after_index = after_index if isinstance(after_index, pd.Index) else pd.Index(after_index)
+        self._sorted = _strictly_increasing(self.before_index) and _strictly_increasing(self.after_index)
+        if not self._sorted:
+            for label, index in (("earlier", self.before_index), ("later", self.after_index)):
+                if not index.is_unique:
+                    raise DataError(f"customer ids repeat in the {label} customer table", column=config.CUSTOMER_ID,
+                                    hint="give every customer one row")
+        self.before_in_after = ids_positions(self.before_index, self.after_index)
+        found = self.before_in_after >= 0
+        self.after_in_before = np.full(len(self.after_index), -1, dtype=np.int64)
+        self.after_in_before[self.before_in_after[found]] = np.flatnonzero(found)
+
+    def check(self, before_index: pd.Index, after_index: pd.Index) -> None:
+        """Raise ValueError unless the alignment was made for these two indexes."""
+        for mine, theirs in ((self.before_index, before_index), (self.after_index, after_index)):
+            if not (mine is theirs or (len(mine) == len(theirs) and mine.equals(theirs))):
+                raise ValueError("the alignment was made for other customer tables")
+
+    @cached_property
+    def union(self) -> tuple[pd.Index, np.ndarray, np.ndarray]:
+        """Every customer of either table in the order of ``before_index.union(after_index)``, with each
+        one's row in the earlier and in the later table (-1 where absent)."""
+        b, a = self.before_index, self.after_index
+        only_after = np.flatnonzero(self.after_in_before < 0)
+        if self._sorted and b.dtype == a.dtype:
+            # both sorted without repeats: the union is the sorted set, as pandas builds it
+            if not len(only_after):
+                return b, np.arange(len(b), dtype=np.int64), self.before_in_after
+            if (self.before_in_after >= 0).all():
+                return a, self.after_in_before, np.arange(len(a), dtype=np.int64)
+            both = b.append(a.take(only_after))
+            order = np.asarray(both.argsort(), dtype=np.int64)
+            in_b = np.where(order < len(b), order, -1)
+            in_a = np.concatenate([self.before_in_after, only_after])[order]
+            return both.take(order), in_b, in_a
+        ids = b.union(a)
+        return ids, ids_positions(ids, b), ids_positions(ids, a)
+
+
+def _strictly_increasing(index: pd.Index) -> bool:
+    """Whether ``index`` is sorted without repeats (for Arrow-backed text: one vectorised comparison)."""
+    if len(index) < 2:
+        return not index.hasnans
+    if isinstance(index.dtype, pd.StringDtype) and index.dtype.storage == "pyarrow":
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        arr = pa.array(index.array)
+        arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+        return arr.null_count == 0 and bool(pc.all(pc.greater(arr[1:], arr[:-1])).as_py())
+    return bool(index.is_monotonic_increasing and index.is_unique and not index.hasnans)
+
+
+def _codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Integer codes of a label column (-1: missing) and the label of each code."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return np.asarray(values.cat.codes, dtype=np.int64), pd.Index(values.cat.categories)
+    codes, uniques = pd.factorize(values)
+    return np.asarray(codes, dtype=np.int64), pd.Index(uniques)
+
+
+def _label_codes(values: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Integer codes of a label column (-1: missing) and the text of each code (``astype(object).astype(str)``)."""
+    codes, uniques = _codes(values)
+    return codes, [str(t) for t in uniques.astype(object).astype(str)]
+
+
+def _text_in(values: pd.Series, texts: Collection[str]) -> np.ndarray:
+    """``values.astype(str).isin(texts)`` as a boolean array, on the distinct labels only."""
+    codes, labels = _label_codes(values)
+    return np.array([t in texts for t in labels] + [False])[codes]
+
+
+def _ranks(values: pd.Series, rank: dict[str, int]) -> np.ndarray:
+    """``values.map(rank)`` as floats (NaN: not ranked), on the distinct labels only."""
+    codes, uniques = _codes(values)
+    return np.array([rank.get(t, np.nan) for t in uniques] + [np.nan], dtype=np.float64)[codes]
+
+
+def _take(values: np.ndarray, positions: np.ndarray, fill: Any) -> np.ndarray:
+    """``values[positions]`` with ``fill`` where the position is -1."""
+    out = np.full(len(positions), fill, dtype=values.dtype)
+    hit = positions >= 0
+    out[hit] = values[positions[hit]]
+    return out
+
+
+def _reindex(values: pd.Series, positions: np.ndarray, index: pd.Index) -> pd.Series:
+    """``values.reindex(index)`` given each entry of ``index``'s position in ``values`` (-1: absent)."""
+    taken = pd.api.extensions.take(values.array, positions, allow_fill=True)
+    return pd.Series(taken, index=index, name=values.name)
+
+
+def migration_matrix(before: pd.Series, after: pd.Series, order: Sequence[str] | None = None, *,
+                     alignment: Alignment | None = None) -> pd.DataFrame:
     """Counts of customers by label at the earlier date (rows) and at the later date (columns).
 
     Parameters
     ----------
     before, after
-        One label per customer, indexed by ``customer_id``, at the earlier and later date.
+        One label per customer, indexed by ``customer_id``, at the earlier and later date
+        (plain text or categorical; a label is compared by its text).
     order
         Label order (labels not in it follow, sorted).
+    alignment
+        :class:`Alignment` of ``before.index`` and ``after.index`` when the caller has it (it is
+        the costly part at millions of customers); computed here otherwise.
 
     Returns
     -------
     DataFrame of counts: one row per earlier label, so the rows other than ``new`` add up to every
     customer known at the earlier date, plus the row ``new`` (first seen later); one column per
     later label plus ``gone`` (known earlier, absent from the later data) and ``total``.
+
+    Raises
+    ------
+    ValueError
+        A customer without a label, or a label named ``new`` or ``gone``.
     """
-    b = before.astype(object).astype(str)
-    a = after.astype(object).astype(str)
-    seen = set(b) | set(a)
+    if alignment is None:
+        alignment = Alignment(before.index, after.index)
+    else:
+        alignment.check(before.index, after.index)
+    (b_codes, b_text), (a_codes, a_text) = _label_codes(before), _label_codes(after)
+    if (b_codes < 0).any() or (a_codes < 0).any():
+        raise ValueError("a customer has no label: every customer needs one for a migration matrix")
+    seen = ({t for t, n in zip(b_text, np.bincount(b_codes, minlength=len(b_text))) if n}
+            | {t for t, n in zip(a_text, np.bincount(a_codes, minlength=len(a_text))) if n})
     labels = list(order or ()) + sorted(seen - set(order or ()))
-    ids = b.index.union(a.index)
-    frm = b.reindex(ids).fillna(NEW)
-    to = a.reindex(ids).fillna(GONE)
     rows, cols = [*labels, NEW], [*labels, GONE]
-    counts = pd.crosstab(pd.Categorical(frm, categories=rows), pd.Categorical(to, categories=cols), dropna=False)
-    counts = counts.reindex(index=rows, columns=cols, fill_value=0).astype("int64")
-    counts.index.name = "from \\ to"
-    counts.columns.name = None
-    counts["total"] = counts.sum(axis=1)
-    return counts
+    if len(set(rows)) < len(rows) or len(set(cols)) < len(cols):
+        raise ValueError(f"the labels {labels} repeat or include {NEW!r} or {GONE!r}")
+    where = {t: i for i, t in enumerate(labels)}
+    b_row = np.array([where.get(t, -1) for t in b_text], dtype=np.int64)[b_codes]
+    a_col = np.array([where.get(t, -1) for t in a_text], dtype=np.int64)[a_codes]
+    # every earlier customer: its earlier label against its later label (or gone) ...
+    to = _take(a_col, alignment.before_in_after, len(labels))
+    # ... and every customer first seen later: new against the later label
+    new = alignment.after_in_before < 0
+    frm = np.concatenate([b_row, np.full(int(new.sum()), len(labels), dtype=np.int64)])
+    to = np.concatenate([to, a_col[new]])
+    counts = np.bincount(frm * len(cols) + to, minlength=len(rows) * len(cols)).reshape(len(rows), len(cols))
+    counts = np.column_stack([counts, counts.sum(axis=1)]).astype("int64")
+    return pd.DataFrame(counts, index=pd.Index(rows, name="from \\ to"), columns=pd.Index([*cols, "total"]))
 
 
 def plot_flow(matrix: pd.DataFrame, ax: Any = None, title: str = "", left: str = "earlier",
@@ -158,7 +301,7 @@ def lapsed(customers: pd.DataFrame, by: str = "activity") -> pd.Series:
     if column not in customers:
         raise ParameterError(f"the customer table has no {column!r} column", parameter="lapsed_by",
                              hint="use the other rule (activity or stage)")
-    return (customers[column].astype(str) == value).rename("lapsed")
+    return pd.Series(_text_in(customers[column], (value,)), index=customers.index, name="lapsed")
 
 
 def period_purchases(transactions: pd.DataFrame, date_1: Any, date_2: Any) -> pd.DataFrame:
@@ -178,7 +321,7 @@ def period_purchases(transactions: pd.DataFrame, date_1: Any, date_2: Any) -> pd
 
 
 def customer_flows(before: pd.DataFrame, after: pd.DataFrame, transactions: pd.DataFrame, date_1: Any,
-                   date_2: Any, lapsed_by: str = "activity") -> pd.DataFrame:
+                   date_2: Any, lapsed_by: str = "activity", *, alignment: Alignment | None = None) -> pd.DataFrame:
     """Every customer's group between two dates (see the module docstring).
 
     Parameters
@@ -189,6 +332,8 @@ def customer_flows(before: pd.DataFrame, after: pd.DataFrame, transactions: pd.D
         Transactions up to at least ``date_2`` (the later run's).
     date_1, date_2
         The earlier and later as-of dates.
+    alignment
+        :class:`Alignment` of the two tables' indexes when the caller has it.
 
     Returns
     -------
@@ -196,21 +341,25 @@ def customer_flows(before: pd.DataFrame, after: pd.DataFrame, transactions: pd.D
     (one of :data:`FLOW_STATUSES`), ``lapsed_before``, ``lapsed_after``, ``period_purchases``,
     ``period_revenue`` (in ``(date_1, date_2]``).
     """
-    ids = before.index.union(after.index)
-    lb = lapsed(before, lapsed_by).reindex(ids)
-    la = lapsed(after, lapsed_by).reindex(ids)
-    bought = period_purchases(transactions, date_1, date_2).reindex(ids)
-    purchases = bought["purchases"].fillna(0).astype("int64")
-    known = ids_in(ids, before.index)
-    gone = ~ids_in(ids, after.index)
-    was_lapsed = lb.fillna(False).astype(bool).to_numpy()
-    now_lapsed = la.fillna(False).astype(bool).to_numpy() | gone
+    if alignment is None:
+        alignment = Alignment(before.index, after.index)
+    else:
+        alignment.check(before.index, after.index)
+    ids, in_before, in_after = alignment.union
+    ids = ids.rename(config.CUSTOMER_ID)
+    known, gone = in_before >= 0, in_after < 0
+    was_lapsed = _take(lapsed(before, lapsed_by).to_numpy(dtype=bool), in_before, False)
+    now_lapsed = _take(lapsed(after, lapsed_by).to_numpy(dtype=bool), in_after, False)
+    bought = period_purchases(transactions, date_1, date_2)
+    where = ids_positions(ids, bought.index)
+    purchases = _reindex(bought["purchases"], where, ids).fillna(0).astype("int64")
     status = np.select(
-        [~known, ~was_lapsed & ~now_lapsed, ~was_lapsed & now_lapsed, was_lapsed & (purchases.to_numpy() > 0)],
+        [~known, ~was_lapsed & ~(now_lapsed | gone), ~was_lapsed & (now_lapsed | gone),
+         was_lapsed & (purchases.to_numpy() > 0)],
         ["new", "retained", "lost", "reactivated"], default="still lapsed")
-    out = pd.DataFrame({"status": status, "lapsed_before": lb.astype("boolean"), "lapsed_after": la.astype("boolean"),
-                        "period_purchases": purchases, "period_revenue": bought["revenue"].fillna(0.0)}, index=ids)
-    out.index.name = config.CUSTOMER_ID
+    out = pd.DataFrame({"status": status, "lapsed_before": pd.arrays.BooleanArray(was_lapsed, ~known),
+                        "lapsed_after": pd.arrays.BooleanArray(now_lapsed, gone), "period_purchases": purchases,
+                        "period_revenue": _reindex(bought["revenue"], where, ids).fillna(0.0)}, index=ids)
     out.attrs["lapsed_by"] = lapsed_by
     return out
 
@@ -237,12 +386,22 @@ def flow_summary(flows: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def movers(before: pd.DataFrame, after: pd.DataFrame, top_n: int = 20) -> pd.DataFrame:
+def movers(before: pd.DataFrame, after: pd.DataFrame, top_n: int | None = 20, *,
+           alignment: Alignment | None = None) -> pd.DataFrame:
     """High-value customers at the earlier date who fell a tier or entered decline: the retention list.
 
-    High value: pyramid ``platinum``/``gold`` (or value tier ``high`` when there is no pyramid).
+    High value: pyramid ``platinum``/``gold`` or value tier ``high``.
     Moved: a lower pyramid tier or value tier at the later date, or a stage of ``decline`` or
     ``terminated`` after a stage that was neither.  Sorted by earlier CLV (else revenue), highest first.
+
+    Parameters
+    ----------
+    before, after
+        Customer tables of the earlier and later run (index ``customer_id``).
+    top_n
+        Rows kept (None: every mover).
+    alignment
+        :class:`Alignment` of the two tables' indexes when the caller has it.
 
     Returns
     -------
@@ -251,20 +410,35 @@ def movers(before: pd.DataFrame, after: pd.DataFrame, top_n: int = 20) -> pd.Dat
     ``last_purchase`` and ``what`` (the move in words); at most ``top_n`` rows.
     ``.attrs["n"]`` holds the number of movers before the cut.
     """
-    ids = before.index.intersection(after.index)
-    b, a = before.loc[ids], after.loc[ids]
-    high = pd.Series(False, index=ids)
-    what = pd.Series("", index=ids, dtype=object)
+    if alignment is None:
+        alignment = Alignment(before.index, after.index)
+    else:
+        alignment.check(before.index, after.index)
+    # the customers of both tables, in the earlier table's order
+    b_rows = np.flatnonzero(alignment.before_in_after >= 0)
+    a_rows = alignment.before_in_after[b_rows]
+    high = np.zeros(len(b_rows), dtype=bool)
+    fell: dict[str, np.ndarray] = {}
     for dim, top in HIGH_VALUE.items():
-        if dim in b and dim in a:
-            high |= b[dim].isin(top)
+        if dim in before and dim in after:
+            high |= np.asarray(before[dim].isin(top), dtype=bool)[b_rows]
             rank = {t: i for i, t in enumerate(DIMENSIONS[dim])}
-            fell = a[dim].map(rank) > b[dim].map(rank)
-            what = what.where(~fell, what + f"{dim}: " + b[dim].astype(str) + " → " + a[dim].astype(str) + "; ")
+            fell[dim] = _ranks(after[dim], rank)[a_rows] > _ranks(before[dim], rank)[b_rows]
+    entered = np.zeros(len(b_rows), dtype=bool)
+    if "stage" in before and "stage" in after:
+        entered = _text_in(after["stage"], DECLINING)[a_rows] & ~_text_in(before["stage"], DECLINING)[b_rows]
+    chosen = high & np.logical_or.reduce([*fell.values(), entered])
+    # the text and the columns for the chosen customers only
+    name = before.index.name if before.index.name == after.index.name else None
+    ids = before.index.take(b_rows[chosen]).rename(name)
+    b = before.iloc[b_rows[chosen]].set_axis(ids)
+    a = after.iloc[a_rows[chosen]].set_axis(ids)
+    what = pd.Series("", index=ids, dtype=object)
+    for dim, moved in fell.items():
+        what = what.where(~moved[chosen], what + f"{dim}: " + b[dim].astype(str) + " → " + a[dim].astype(str) + "; ")
     if "stage" in b and "stage" in a:
-        entered = a["stage"].astype(str).isin(DECLINING) & ~b["stage"].astype(str).isin(DECLINING)
-        what = what.where(~entered, what + "stage: " + b["stage"].astype(str) + " → " + a["stage"].astype(str) + "; ")
-    chosen = high & (what != "")
+        what = what.where(~entered[chosen],
+                          what + "stage: " + b["stage"].astype(str) + " → " + a["stage"].astype(str) + "; ")
     value = "clv" if "clv" in b and "clv" in a else "revenue"
     cols: dict[str, Any] = {}
     for dim in ("pyramid", "value_tier", "stage"):
@@ -276,16 +450,27 @@ def movers(before: pd.DataFrame, after: pd.DataFrame, top_n: int = 20) -> pd.Dat
         cols["p_alive"] = a["p_alive"]
     cols["last_purchase"] = a["last_purchase"]
     cols["what"] = what.str.rstrip("; ")
-    out = pd.DataFrame(cols, index=ids).loc[chosen]
+    out = pd.DataFrame(cols, index=ids)
     out = out.sort_values([f"{value}_before"], ascending=False, kind="stable")
     n = len(out)
-    out = out.head(top_n)
+    if top_n is not None:
+        out = out.head(top_n)
     out.attrs["n"] = n
     return out
 
 
-def change_columns(before: pd.DataFrame, after: pd.DataFrame, flows: pd.DataFrame | None = None) -> pd.DataFrame:
+def change_columns(before: pd.DataFrame, after: pd.DataFrame, flows: pd.DataFrame | None = None, *,
+                   alignment: Alignment | None = None) -> pd.DataFrame:
     """The hand-off file's "what changed since the comparison date" columns, on the later customers.
+
+    Parameters
+    ----------
+    before, after
+        Customer tables of the earlier and later run (index ``customer_id``).
+    flows
+        :func:`customer_flows` of the two tables, for the ``change`` column.
+    alignment
+        :class:`Alignment` of the two tables' indexes when the caller has it.
 
     Returns
     -------
@@ -295,17 +480,33 @@ def change_columns(before: pd.DataFrame, after: pd.DataFrame, flows: pd.DataFram
     tier or stage differs from the comparison date; False for new customers) and, with ``flows``,
     ``change`` (the :func:`customer_flows` group).
     """
+    if alignment is None:
+        alignment = Alignment(before.index, after.index)
+    else:
+        alignment.check(before.index, after.index)
+    pos = alignment.after_in_before
+    known = pos >= 0
     out = pd.DataFrame(index=after.index)
-    moved = pd.Series(False, index=after.index)
-    known = ids_in(after.index, before.index)
+    moved = np.zeros(len(after), dtype=bool)
     for dim in ("segment", "value_tier", "pyramid", "stage", "activity"):
         if dim not in before:
             continue
-        prev = before[dim].astype(object).astype(str).reindex(after.index)
-        out[f"previous_{dim}"] = prev.fillna("").astype("str")
+        codes, text = _label_codes(before[dim])
+        prev = _take(codes, pos, -1)  # -1: first seen later, or no label then
+        out[f"previous_{dim}"] = pd.array([*text, ""], dtype="str").take(np.where(prev < 0, len(text), prev))
         if dim != "activity" and dim in after:
-            moved |= known & (prev != after[dim].astype(object).astype(str)).to_numpy()
-    out["moved"] = moved.astype(bool)
+            a_codes, a_text = _label_codes(after[dim])
+            shared = {t: i for i, t in enumerate(dict.fromkeys([*text, *a_text]))}
+            b_id = np.array([shared[t] for t in text] + [-1], dtype=np.int64)[prev]
+            a_id = np.array([shared[t] for t in a_text] + [-2], dtype=np.int64)[a_codes]
+            moved |= known & (b_id != a_id)
+    out["moved"] = moved
     if flows is not None:
-        out["change"] = flows["status"].reindex(after.index).astype("str")
+        ids, _, in_after = alignment.union
+        if len(flows) == len(ids) and flows.index.equals(ids):
+            where = np.full(len(after), -1, dtype=np.int64)
+            where[in_after[in_after >= 0]] = np.flatnonzero(in_after >= 0)
+        else:
+            where = ids_positions(after.index, flows.index)
+        out["change"] = _reindex(flows["status"], where, after.index).astype("str")
     return out
