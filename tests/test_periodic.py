@@ -382,7 +382,10 @@ def _random_book(seed: int, shuffle: bool = False):
 
     def table(ids, stage_categorical, segment_categorical):
         n = len(ids)
-        pick = lambda labels, extra: rng.choice([*labels, *extra], n)  # noqa: E731
+
+        def pick(labels, extra):
+            return rng.choice([*labels, *extra], n)
+
         t = pd.DataFrame({
             "segment": pick(SEGMENTS, ["Mystery"]), "value_tier": pick(VALUE_TIERS, []),
             "pyramid": pick(PYRAMID_TIERS, ["tin"]), "activity": pick(ACTIVITY_CLASSES, []),

@@ -202,7 +202,7 @@ class Change:
         return migration.movers(self.before.customers, self.after.customers, None, alignment=self.alignment)
 
     def movers(self, top_n: int = 20) -> pd.DataFrame:
-        """The retention list (:func:`clm_utils.periodic.migration.movers`; every mover is listed once and kept)."""
+        """The retention list (:func:`clm_utils.periodic.migration.movers`; the whole list is made once, then cut)."""
         out = self._movers.head(top_n).copy()
         out.attrs["n"] = len(self._movers)
         return out

@@ -88,8 +88,8 @@ def _is_label(values: pd.Series, label: str) -> np.ndarray:
     """``values.astype(str) == label`` as a boolean array; a categorical column is compared by its categories."""
     if isinstance(values.dtype, pd.CategoricalDtype):
         hit = np.asarray(values.cat.categories.astype(object).astype(str) == label, dtype=bool)
-        return np.append(hit, False)[np.asarray(values.cat.codes, dtype=np.int64)]
-    return np.asarray(values.astype(str) == label, dtype=bool)
+        return np.append(hit, False)[values.cat.codes.to_numpy(dtype=np.int64)]
+    return (values.astype(str) == label).to_numpy(dtype=bool)
 
 
 def headline_kpis(run: Any) -> dict[str, float | None]:

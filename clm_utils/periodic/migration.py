@@ -18,6 +18,13 @@ the later date falls in exactly one group:
 
 so retained + lost = the customers live at the earlier date, reactivated + still lapsed = the
 customers lapsed then, and the four together are every customer known at the earlier date.
+
+At scale
+--------
+Every table here pairs the two runs' customers through one :class:`Alignment` (an Arrow hash
+lookup of the earlier ids among the later ones) and counts integer label codes, so no function
+unions, intersects or reindexes millions of text ids; :class:`clm_utils.periodic.Change` makes the
+alignment once and keeps each matrix and the retention list.
 """
 
 from __future__ import annotations
@@ -136,7 +143,8 @@ def _strictly_increasing(index: pd.Index) -> bool:
 def _codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
     """Integer codes of a label column (-1: missing) and the label of each code."""
     if isinstance(values.dtype, pd.CategoricalDtype):
-        return np.asarray(values.cat.codes, dtype=np.int64), pd.Index(values.cat.categories)
+        # .to_numpy(): np.asarray(series) would look up __array_interface__ among the labels of a text index
+        return values.cat.codes.to_numpy(dtype=np.int64), pd.Index(values.cat.categories)
     codes, uniques = pd.factorize(values)
     return np.asarray(codes, dtype=np.int64), pd.Index(uniques)
 
@@ -161,10 +169,7 @@ def _ranks(values: pd.Series, rank: dict[str, int]) -> np.ndarray:
 
 def _take(values: np.ndarray, positions: np.ndarray, fill: Any) -> np.ndarray:
     """``values[positions]`` with ``fill`` where the position is -1."""
-    out = np.full(len(positions), fill, dtype=values.dtype)
-    hit = positions >= 0
-    out[hit] = values[positions[hit]]
-    return out
+    return np.append(values, np.array([fill], dtype=values.dtype))[positions]  # -1 picks the appended fill
 
 
 def _reindex(values: pd.Series, positions: np.ndarray, index: pd.Index) -> pd.Series:
@@ -353,10 +358,10 @@ def customer_flows(before: pd.DataFrame, after: pd.DataFrame, transactions: pd.D
     bought = period_purchases(transactions, date_1, date_2)
     where = ids_positions(ids, bought.index)
     purchases = _reindex(bought["purchases"], where, ids).fillna(0).astype("int64")
-    status = np.select(
-        [~known, ~was_lapsed & ~(now_lapsed | gone), ~was_lapsed & (now_lapsed | gone),
-         was_lapsed & (purchases.to_numpy() > 0)],
-        ["new", "retained", "lost", "reactivated"], default="still lapsed")
+    now = now_lapsed | gone
+    group = np.select([~known, ~was_lapsed & ~now, ~was_lapsed & now, was_lapsed & (purchases.to_numpy() > 0)],
+                      [0, 1, 2, 3], default=4)
+    status = pd.array(["new", "retained", "lost", "reactivated", "still lapsed"], dtype="str").take(group)
     out = pd.DataFrame({"status": status, "lapsed_before": pd.arrays.BooleanArray(was_lapsed, ~known),
                         "lapsed_after": pd.arrays.BooleanArray(now_lapsed, gone), "period_purchases": purchases,
                         "period_revenue": _reindex(bought["revenue"], where, ids).fillna(0.0)}, index=ids)
@@ -421,7 +426,7 @@ def movers(before: pd.DataFrame, after: pd.DataFrame, top_n: int | None = 20, *,
     fell: dict[str, np.ndarray] = {}
     for dim, top in HIGH_VALUE.items():
         if dim in before and dim in after:
-            high |= np.asarray(before[dim].isin(top), dtype=bool)[b_rows]
+            high |= before[dim].isin(top).to_numpy(dtype=bool)[b_rows]
             rank = {t: i for i, t in enumerate(DIMENSIONS[dim])}
             fell[dim] = _ranks(after[dim], rank)[a_rows] > _ranks(before[dim], rank)[b_rows]
     entered = np.zeros(len(b_rows), dtype=bool)
