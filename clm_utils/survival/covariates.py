@@ -120,10 +120,36 @@ def early_period_cox(
     from clm_utils.survival.cox import CoxPH
 
     data = early_period_cox_data(transactions, durations, early_period, time_unit)
+    data, left_out = _drop_eventless_cohorts(data)
     data, sampled = sample_customers(data, limit=sample_above, seed=seed)
+    notes = [left_out] if left_out else []
     try:
         cox = CoxPH(ties="efron").fit(data, "duration", "event", strata=strata,
                                       covariates=varying_covariates(data, list(EARLY_PERIOD_COVARIATES)))
     except UserError as exc:
-        return None, data, f"Cox model not estimable on these data: {exc.one_line()}"
-    return cox, data, f"Cox model {sampled}." if sampled else ""
+        return None, data, " ".join([*notes, f"Cox model not estimable on these data: {exc.one_line()}"])
+    return cox, data, " ".join([*notes, *([f"Cox model {sampled}."] if sampled else [])])
+
+
+def _drop_eventless_cohorts(data: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """Leave out the acquisition cohorts in which nobody churned, and say so.
+
+    A cohort without a single churn event separates the data: its coefficient's likelihood keeps
+    rising towards minus infinity, so the fit never converges (at 10M transactions the Newton
+    steps ran 100 iterations to a hazard ratio of e^-22).  It happens to the latest cohorts, whose
+    customers were acquired too recently to have been silent for the whole inactivity window
+    after the early period: they carry no information on churn yet.
+    """
+    if "cohort" not in data.columns or data.empty:
+        return data, ""
+    events = data.groupby("cohort", observed=True, sort=True)["event"].sum()
+    empty = events.index[events.to_numpy() == 0]
+    if len(empty) == 0 or len(empty) == len(events):
+        return data, ""
+    keep = ~data["cohort"].isin(empty).to_numpy()
+    names = [str(c) for c in empty]
+    span = names[0] if len(names) == 1 else f"{names[0]} to {names[-1]}" if len(names) > 2 else " and ".join(names)
+    note = (f"{int((~keep).sum()):,} customers of the cohort(s) {span} are left out of the Cox model: none of them has "
+            "churned yet (acquired too recently for the inactivity window), so their cohort effect cannot be "
+            "estimated.")
+    return data[keep], note

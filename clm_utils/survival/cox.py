@@ -139,11 +139,13 @@ class CoxPH:
             raise ModelError("covariates are collinear", hint="drop redundant covariates")
         st = None if strata is None else pd.factorize(data.loc[keep, strata])[0]
         model = PHReg(t, Xv, status=e, strata=st, ties=self.ties)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
             res = model.fit(disp=False)
+        # PHReg's results carry no ``mle_retvals``: a fit that ran out of iterations says so only by warning
         retvals = getattr(res, "mle_retvals", None) or {}
-        converged = bool(retvals.get("converged", True))
+        converged = bool(retvals.get("converged", True)) and not any(
+            issubclass(w.category, ConvergenceWarning) for w in caught)
         params = np.asarray(res.params, dtype=float)
         cov = np.asarray(res.cov_params(), dtype=float)
         se = np.sqrt(np.abs(np.diag(cov)))
