@@ -286,7 +286,7 @@ TEXTS_ZH: dict[str, str] = {
     "sd": "标准差", "se": "标准误", "info": "提示", "ok": "正常", "warning": "警告", "yes": "是", "no": "否",
     "actual": "实际值", "expected": "预期值", "order": "序号", "score": "评分", "dimension": "维度",
     "variable": "变量", "detail": "说明", "check": "检查项", "status": "状态", "top": "前列客户比例",
-    "claim": "论断", "definition": "定义", "verdict": "结论", "holds": "成立", "does not hold": "不成立",
+    "claim": "论断", "definition": "定义", "verdict": "结论", "interval": "区间说明", "holds": "成立", "does not hold": "不成立",
     "does not hold (smaller)": "不成立（偏小）", "does not hold (larger)": "不成立（偏大）",
     "name": "名称", "feature": "特征", "features": "特征", "indicator": "指标", "indicators": "指标数",
     "reason": "原因", "set": "指标集", "parameters": "参数个数", "model": "模型", "chosen": "选用",
@@ -605,6 +605,10 @@ PATTERNS_ZH: tuple[tuple[str, str], ...] = (
     (r"\((\w)\)", "（{0}）"),
     (r"(.+) — (.+)", "{0}——{1}"),
 )
+#: The sentence of :func:`clm_utils.data.sampling.sample_note` after its optional "what: " head.
+_SAMPLE_NOTE = (r"computed on a seeded (simple random|stratified by \w+) sample of ([\d,]+) of ([\d,]+) customers "
+                r"\(seed (\d+); bases above ([\d,]+) customers are sampled, CLM_SAMPLE_ABOVE\); every customer keeps "
+                r"their own labels\.?")
 #: Sentences with numbers of the profit basis (clm_utils.profit.profit_basis, lifecycle.profit_definition) and the
 #: captions with dates or names of notebooks 04, 07 and 08 (issues 13 and 14).
 PATTERNS_ZH = PATTERNS_ZH + (
@@ -633,6 +637,20 @@ PATTERNS_ZH = PATTERNS_ZH + (
     (r"Median relationship length by (.+) \((\w+)\)", "按 {0} 的关系时长中位数（{1}）"),
     (r"Repurchase, P\(alive\) and holdout purchases by (.+)", "按 {0} 的再购买、存活概率与验证期购买"),
     # sentences the notebooks print
+    (r"([\d,]+) customers of the cohort\(s\) (.+) are left out of the Cox model: none of them has churned yet "
+     r"\(acquired too recently for the inactivity window\), so their cohort effect cannot be estimated\.",
+     "获客批次 {1} 的 {0} 位客户未纳入 Cox 模型：其中尚无人流失（获客时间太近，还不足以经历完整的沉默期），无法估计这些批次的效应。"),
+    *((head + _SAMPLE_NOTE, lead + "基于 {%d} 位客户中带种子（{%d}）的{%d}样本 {%d} 位计算（客户数超过 {%d} 时抽样，"
+       "CLM_SAMPLE_ABOVE）；每位客户仍保留自己的标签。" % tuple(k + shift for k in (3, 4, 1, 2, 5)))
+      for head, lead, shift in ((r"(.+?): ", "{0}：", 0), (r"(.+?) ", "{0}", 0), ("", "", -1))),
+    (r"bootstrap on a seeded random sample of at most ([\d,]+) customers per group \(seed (\d+); CLM_SAMPLE_ABOVE\), "
+     r"its spread rescaled to the full groups of ([\d,]+) and ([\d,]+)",
+     "在每组至多 {0} 位客户的带种子（{1}）随机样本上自助抽样（CLM_SAMPLE_ABOVE），其离散程度按完整的两组（{2} 与 {3} 位客户）换算"),
+    (r"Cox model", "Cox 模型"),
+    (r"(\d{4}-\d\d) to (\d{4}-\d\d)", "{0} 至 {1}"),
+    (r"(\d{4}-\d\d) and (\d{4}-\d\d)", "{0} 与 {1}"),
+    (r"simple random", "简单随机"),
+    (r"stratified by (\w+)", "按 {0} 分层"),
     (r"typical gap between purchase days \(pooled median\) ([\d.,]+) days; recent window ([\d.,]+) days; "
      r"younger than ([\d.,]+) days: exploration", "典型购买间隔（合并中位数）{0} 天；近期窗口 {1} 天；关系时长不足 {2} 天：考察期"),
     (r"Method: ages chosen on a random half of the customers \((\d+)\), statistics on the other half \((\d+)\) with a "
@@ -722,6 +740,11 @@ def _translate(text: str, depth: int) -> str:
             parts = [_translate(p, depth + 1) for p in s.split(sep)]
             if all(_CJK.search(p) for p in parts):
                 return joiner.join(parts)
+    sentences = re.split(r"(?<=\.) (?=[A-Z0-9])", s)
+    if len(sentences) > 1:  # several notes in one line: each sentence on its own
+        parts = [_translate(p, depth + 1) for p in sentences]
+        if all(_CJK.search(p) for p in parts):
+            return "".join(parts)
     return text
 
 

@@ -211,3 +211,24 @@ def test_describe_run_writes_dates_and_numbers_in_the_locale():
                   "calibration end 1997-09-30; time unit: weeks; currency USD.")
     assert "存活概率" in i18n.model_caveat_zh("BG/NBD", True) and "按构造等于 1" in i18n.model_caveat_zh("BG/NBD", True)
     assert "按构造" not in i18n.model_caveat_zh("Pareto/NBD", False)
+
+
+def test_scale_notes_translate_whole():
+    """The notes a large or recent base prints (sampling, cohorts left out of the Cox model, the loyalty
+    interval), alone and joined in one line, come out in Chinese with only code names left in Latin letters."""
+    import re
+
+    from clm_utils.data.sampling import sample_note
+    from clm_utils.i18n import translate
+
+    cohorts = ("854 customers of the cohort(s) 2011-03 to 2011-09 are left out of the Cox model: none of them has "
+               "churned yet (acquired too recently for the inactivity window), so their cohort effect cannot be estimated.")
+    sampled = "Cox model " + sample_note(200_000, 1_443_914, 42) + "."
+    loyalty = ("bootstrap on a seeded random sample of at most 100,000 customers per group (seed 42; CLM_SAMPLE_ABOVE), "
+               "its spread rescaled to the full groups of 345,289 and 3,104,711")
+    for text in (cohorts, sampled, f"{cohorts} {sampled}", loyalty, sample_note(5_000, 300_000, 1, stratified_by="stage")):
+        zh = translate(text, "zh")
+        assert re.findall(r"[A-Za-z_]+", zh.replace("CLM_SAMPLE_ABOVE", "")) in ([], ["Cox"], ["Cox", "Cox"]), zh
+    assert "2011-03 至 2011-09" in translate(cohorts, "zh") and "854" in translate(cohorts, "zh")
+    assert translate("interval", "zh") == "区间说明"
+    assert translate(f"{cohorts} An unknown sentence.", "zh") == f"{cohorts} An unknown sentence."  # all or nothing
