@@ -637,14 +637,15 @@ PATTERNS_ZH = PATTERNS_ZH + (
     (r"Median relationship length by (.+) \((\w+)\)", "按 {0} 的关系时长中位数（{1}）"),
     (r"Repurchase, P\(alive\) and holdout purchases by (.+)", "按 {0} 的再购买、存活概率与验证期购买"),
     # sentences the notebooks print
-    (r"([\d,]+) customers of the cohort\(s\) (.+) are left out of the Cox model: none of them has churned yet "
-     r"\(acquired too recently for the inactivity window\), so their cohort effect cannot be estimated\.",
+    ((r"([\d,]+) customers of the cohort\(s\) (.+) are left out of the Cox model: none of them has churned yet "
+      r"\(acquired too recently for the inactivity window\), so their cohort effect cannot be estimated\."),
      "获客批次 {1} 的 {0} 位客户未纳入 Cox 模型：其中尚无人流失（获客时间太近，还不足以经历完整的沉默期），无法估计这些批次的效应。"),
-    *((head + _SAMPLE_NOTE, lead + "基于 {%d} 位客户中带种子（{%d}）的{%d}样本 {%d} 位计算（客户数超过 {%d} 时抽样，"
-       "CLM_SAMPLE_ABOVE）；每位客户仍保留自己的标签。" % tuple(k + shift for k in (3, 4, 1, 2, 5)))
-      for head, lead, shift in ((r"(.+?): ", "{0}：", 0), (r"(.+?) ", "{0}", 0), ("", "", -1))),
-    (r"bootstrap on a seeded random sample of at most ([\d,]+) customers per group \(seed (\d+); CLM_SAMPLE_ABOVE\), "
-     r"its spread rescaled to the full groups of ([\d,]+) and ([\d,]+)",
+    (r"(.+?):? " + _SAMPLE_NOTE, ("{0}：基于 {3} 位客户中带种子（{4}）的{1}样本 {2} 位计算（客户数超过 {5} 时抽样，"
+                                   "CLM_SAMPLE_ABOVE）；每位客户仍保留自己的标签。")),
+    (_SAMPLE_NOTE, ("基于 {2} 位客户中带种子（{3}）的{0}样本 {1} 位计算（客户数超过 {4} 时抽样，CLM_SAMPLE_ABOVE）；"
+                    "每位客户仍保留自己的标签。")),
+    ((r"bootstrap on a seeded random sample of at most ([\d,]+) customers per group \(seed (\d+); CLM_SAMPLE_ABOVE\), "
+      r"its spread rescaled to the full groups of ([\d,]+) and ([\d,]+)"),
      "在每组至多 {0} 位客户的带种子（{1}）随机样本上自助抽样（CLM_SAMPLE_ABOVE），其离散程度按完整的两组（{2} 与 {3} 位客户）换算"),
     (r"Cox model", "Cox 模型"),
     (r"(\d{4}-\d\d) to (\d{4}-\d\d)", "{0} 至 {1}"),

@@ -174,6 +174,13 @@ def rank_counts(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return before[inverse.ravel()], counts.astype(np.int64)[inverse.ravel()]
 
 
+def top_positions(x: np.ndarray) -> np.ndarray:
+    """Each value's position from the top as a share: values strictly higher plus half of those tied
+    with it (mid-rank), over all; equal values get equal positions (the tier rule of the module doc)."""
+    lower, ties = rank_counts(x)
+    return (x.size - lower - ties + 0.5 * ties) / x.size
+
+
 def quantile_scores(values: pd.Series, bins: int = 5, higher_is_better: bool = True) -> pd.Series:
     """Rank-based quantile scores 1..``bins`` with the tie rule of the module doc.
 
@@ -428,8 +435,7 @@ def _ranked_tiers(values: pd.Series, shares: np.ndarray, names: Sequence[str], w
                          hint="use a value that differs between customers (spend, predicted CLV)")
     # position of a customer from the top: customers with a strictly higher value plus half of the
     # customers tied with it (mid-rank), as a share of all.  Equal values -> equal tiers.
-    lower, ties = rank_counts(x)
-    pos = (x.size - lower - ties + 0.5 * ties) / x.size
+    pos = top_positions(x)
     cuts = np.cumsum(shares)[:-1]
     idx = np.searchsorted(cuts, pos, side="right")
     labels = np.asarray(names, dtype=object)[idx]

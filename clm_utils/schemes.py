@@ -28,10 +28,10 @@ import numpy as np
 import pandas as pd
 
 from clm_utils import config
+from clm_utils.data.sampling import sample_limit
 from clm_utils.errors import DataError, ModelError, ParameterError
 from clm_utils.lifecycle.stages import STAGE_STRATEGY, STAGES_ZH
-from clm_utils.data.sampling import sample_limit
-from clm_utils.rfm import rank_counts
+from clm_utils.rfm import top_positions
 
 VALUE_GROUPS: tuple[str, ...] = ("high", "medium", "low")
 VALUE_GROUPS_ZH: dict[str, str] = {"high": "高价值", "medium": "中价值", "low": "低价值"}
@@ -185,13 +185,6 @@ def frequency_classes(purchases: pd.Series, threshold: float | None = None) -> p
 # ---------------------------------------------------------------------------------------------
 # core / potential / general
 # ---------------------------------------------------------------------------------------------
-def _top_position(values: pd.Series) -> np.ndarray:
-    """Share of customers above each one, plus half of those tied with it (mid-rank, as rfm.value_tiers)."""
-    x = values.to_numpy(dtype=float)
-    lower, ties = rank_counts(x)
-    return (x.size - lower - ties + 0.5 * ties) / x.size
-
-
 def core_potential_general(current: pd.Series, potential: pd.Series, core_share: float = 0.2,
                            potential_share: float = 0.2) -> pd.Series:
     """Core / potential / general customers (核心/潜力/一般客户) from current and potential value.
@@ -219,8 +212,8 @@ def core_potential_general(current: pd.Series, potential: pd.Series, core_share:
         if s.isna().any() or not np.all(np.isfinite(s.to_numpy(dtype=float))):
             raise DataError(f"{int(s.isna().sum())} customer(s) have no {name} value", column=str(s.name),
                             hint="compute it for every customer (CLV needs a fitted model)")
-    core = _top_position(current) < core_share
-    high_pot = _top_position(pot) < potential_share
+    core = top_positions(current.to_numpy(dtype=float)) < core_share
+    high_pot = top_positions(pot.to_numpy(dtype=float)) < potential_share
     out = np.where(core, "core", np.where(high_pot, "potential", "general"))
     return pd.Series(out, index=current.index, name="cpg_class")
 

@@ -44,3 +44,18 @@ def test_numeric_ids_and_empty_lists():
     np.testing.assert_array_equal(ids_positions(pd.Index([3, 1, 9]), pd.Index([1, 2, 3])), [2, 0, -1])
     assert ids_positions(pd.Index([], dtype="str"), pd.Index(["a"], dtype="str")).shape == (0,)
     np.testing.assert_array_equal(ids_positions(pd.Index(["a"], dtype="str"), pd.Index([], dtype="str")), [-1])
+
+
+def test_labels_in_equals_text_comparison():
+    """labels_in (one comparison per distinct label) against pandas' row-by-row text comparison."""
+    from clm_utils.data.values import labels_in
+
+    cases = [
+        pd.Series(pd.Categorical(["decline", "active", None, "decline"], categories=["active", "decline", "unused"])),
+        pd.Series(["decline", "terminated", None, "new"], dtype="str"),
+        pd.Series([1, 2, 2, 3], dtype=object),
+    ]
+    for values in cases:
+        for texts in (("decline",), ("decline", "terminated"), ("2",), ()):
+            expected = values.astype(object).where(values.notna()).map(lambda v: str(v) in texts if pd.notna(v) else False)
+            assert labels_in(values, texts).tolist() == expected.tolist()

@@ -20,8 +20,8 @@ import pandas as pd
 from matplotlib.axes import Axes
 
 from clm_utils import config
-from clm_utils.data.values import ids_in
 from clm_utils.clv._base import rfm_arrays
+from clm_utils.data.values import ids_in
 from clm_utils.errors import DataError, ParameterError
 
 
@@ -87,15 +87,13 @@ class _TrackingActual:
         n_per = len(ends)
         # actual: purchase days after the first one, for the tracked customers
         tx = transactions[ids_in(transactions[config.CUSTOMER_ID], summary.index) & (transactions[config.DATE] <= obs)]
-        codes, uniques = pd.factorize(tx[config.CUSTOMER_ID])
-        dates = tx[config.DATE].to_numpy(dtype="datetime64[ns]")
-        day = dates.astype("datetime64[D]").astype(np.int64)
-        # one row per (customer, day): sort by the pair and keep the first of each run
-        key = codes.astype(np.int64) * np.int64(1 << 32) + (day - day.min() if day.size else day)
-        key = np.unique(key)
-        code, dday = key >> 32, (key & np.int64((1 << 32) - 1)) + (day.min() if day.size else 0)
-        fp = first.reindex(uniques).to_numpy(dtype="datetime64[ns]").astype("datetime64[D]").astype(np.int64)[code]
-        rep = dday[dday > fp].astype("datetime64[D]").astype("datetime64[ns]")
+        rep = np.array([], dtype="datetime64[ns]")
+        if len(tx):
+            from clm_utils.lifecycle.stages import _days
+
+            d = _days(tx, obs, need_amount=False)  # one row per (customer, day), integer codes, no text group-by
+            fp = first.reindex(d.ids).to_numpy(dtype="datetime64[ns]").astype("datetime64[D]").astype(np.int64)
+            rep = d.day[d.day > fp[d.code]].astype("datetime64[D]").astype("datetime64[ns]")
         per = np.minimum(np.searchsorted(ends.to_numpy(), rep, side="left"), n_per - 1)
         self.actual = np.bincount(per, minlength=n_per).astype(float)
         self.first, self.start, self.ends, self.cal, self.unit, self.time_unit = first, start, ends, cal, unit, time_unit

@@ -35,7 +35,12 @@ import pandas as pd
 from matplotlib.axes import Axes
 
 from clm_utils import config
-from clm_utils.clv._base import TransactionModel, as_float_column, compress_rows, rfm_arrays
+from clm_utils.clv._base import (
+    TransactionModel,
+    as_float_column,
+    compress_rows,
+    rfm_arrays,
+)
 from clm_utils.errors import ModelError, ParameterError
 
 

@@ -227,8 +227,8 @@ class Change:
         s = self.flow_summary()
         n = s["customers"]
         text = [f"Between {self.date_1.date()} and {self.date_2.date()}: " + ("; ".join(moved) or "no KPI moved") + ".",
-                f"{n['new']:,} new customers, {n['retained']:,} retained, {n['lost']:,} lost and {n['reactivated']:,} "
-                f"won back (they bought {s.loc['reactivated', 'revenue_share']:.1%} of the period's revenue).",
+                (f"{n['new']:,} new customers, {n['retained']:,} retained, {n['lost']:,} lost and {n['reactivated']:,} "
+                 f"won back (they bought {s.loc['reactivated', 'revenue_share']:.1%} of the period's revenue)."),
                 f"{self.movers(0).attrs['n']:,} high-value customers fell a tier or entered decline: the retention list."]
         if not self.before.incomplete.get("clv"):
             t = self.forecast.totals()

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from clm_utils import config
+from clm_utils.data.values import labels_in
 
 #: Window of the revenue KPI (calendar months up to the as-of date).
 REVENUE_WINDOW = "3M"
@@ -78,18 +79,10 @@ def kpis_from_tables(customers: pd.DataFrame, transactions: pd.DataFrame, as_of:
         "revenue": float(transactions.loc[in_window, config.AMOUNT].sum()),
         "repeat_rate": float((customers["frequency"] > 0).mean()) if n else None,
         "total_clv": float(customers["clv"].sum()) if "clv" in customers else None,
-        "share_in_decline": float(_is_label(customers["stage"], "decline").mean())
+        "share_in_decline": float(labels_in(customers["stage"], ("decline",)).mean())
         if "stage" in customers and n else None,
     }
     return out
-
-
-def _is_label(values: pd.Series, label: str) -> np.ndarray:
-    """``values.astype(str) == label`` as a boolean array; a categorical column is compared by its categories."""
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        hit = np.asarray(values.cat.categories.astype(object).astype(str) == label, dtype=bool)
-        return np.append(hit, False)[values.cat.codes.to_numpy(dtype=np.int64)]
-    return (values.astype(str) == label).to_numpy(dtype=bool)
 
 
 def headline_kpis(run: Any) -> dict[str, float | None]:

@@ -29,7 +29,7 @@ alignment once and keeps each matrix and the retention list.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from functools import cached_property
 from typing import Any
 
@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from clm_utils import config
-from clm_utils.data.values import ids_positions
+from clm_utils.data.values import ids_positions, labels_in
 from clm_utils.errors import DataError, ParameterError
 from clm_utils.lifecycle import STAGES
 from clm_utils.rfm import ACTIVITY_CLASSES, PYRAMID_TIERS, SEGMENTS, VALUE_TIERS
@@ -155,12 +155,6 @@ def _label_codes(values: pd.Series) -> tuple[np.ndarray, list[str]]:
     return codes, [str(t) for t in uniques.astype(object).astype(str)]
 
 
-def _text_in(values: pd.Series, texts: Collection[str]) -> np.ndarray:
-    """``values.astype(str).isin(texts)`` as a boolean array, on the distinct labels only."""
-    codes, labels = _label_codes(values)
-    return np.array([t in texts for t in labels] + [False])[codes]
-
-
 def _ranks(values: pd.Series, rank: dict[str, int]) -> np.ndarray:
     """``values.map(rank)`` as floats (NaN: not ranked), on the distinct labels only."""
     codes, uniques = _codes(values)
@@ -260,7 +254,7 @@ def plot_flow(matrix: pd.DataFrame, ax: Any = None, title: str = "", left: str =
                                                                                      w + 0.01)):
         for name, size, y in zip(names_, sizes, ys):
             ax.add_patch(Rectangle((x, y), w, size * scale, color=colors[name]))
-            ax.text(x + dx if ha == "right" else x + dx, y + size * scale / 2, f"{name} {int(size):,}", ha=ha,
+            ax.text(x + dx, y + size * scale / 2, f"{name} {int(size):,}", ha=ha,
                     va="center", fontsize=8)
     loff, roff = ly.copy(), ry.copy()
     for i, a in enumerate(C.index):
@@ -306,7 +300,7 @@ def lapsed(customers: pd.DataFrame, by: str = "activity") -> pd.Series:
     if column not in customers:
         raise ParameterError(f"the customer table has no {column!r} column", parameter="lapsed_by",
                              hint="use the other rule (activity or stage)")
-    return pd.Series(_text_in(customers[column], (value,)), index=customers.index, name="lapsed")
+    return pd.Series(labels_in(customers[column], (value,)), index=customers.index, name="lapsed")
 
 
 def period_purchases(transactions: pd.DataFrame, date_1: Any, date_2: Any) -> pd.DataFrame:
@@ -431,7 +425,7 @@ def movers(before: pd.DataFrame, after: pd.DataFrame, top_n: int | None = 20, *,
             fell[dim] = _ranks(after[dim], rank)[a_rows] > _ranks(before[dim], rank)[b_rows]
     entered = np.zeros(len(b_rows), dtype=bool)
     if "stage" in before and "stage" in after:
-        entered = _text_in(after["stage"], DECLINING)[a_rows] & ~_text_in(before["stage"], DECLINING)[b_rows]
+        entered = labels_in(after["stage"], DECLINING)[a_rows] & ~labels_in(before["stage"], DECLINING)[b_rows]
     chosen = high & np.logical_or.reduce([*fell.values(), entered])
     # the text and the columns for the chosen customers only
     name = before.index.name if before.index.name == after.index.name else None
